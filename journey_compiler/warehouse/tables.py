@@ -1,0 +1,90 @@
+"""DDL for the raw inputs (spec section 1) and the tables our pipeline owns, built as sqlglot ASTs.
+
+`journeys init` creates the raw tables empty; tables created by someone else with exactly these columns
+work as well, because nothing below assumes more than spec section 1 names.
+"""
+
+from __future__ import annotations
+
+import duckdb
+from sqlglot import exp
+
+from journey_compiler.config.warehouse import WarehouseConfig
+
+Columns = dict[str, str]
+
+PROFILES: Columns = {
+    "profile_id": "text", "email": "text", "phone": "text", "timezone": "text",
+    "attributes": "json", "updated_at": "timestamp",
+}
+EVENTS: Columns = {
+    "event_id": "text", "profile_id": "text", "event_name": "text", "event_time": "timestamp",
+    "properties": "json", "loaded_at": "timestamp",
+}
+PROFILE_TAGS: Columns = {"profile_id": "text", "tag": "text", "tagged_at": "timestamp"}
+RELATIONS: Columns = {"from_id": "text", "to_id": "text", "relation": "text"}
+TRADING_CALENDAR: Columns = {"day": "date", "is_trading_day": "boolean"}
+
+# Written by the senders, read by the tick (message_status, send branches) and the marts.
+MESSAGE_EVENTS: Columns = {"message_id": "text", "status": "text", "status_at": "timestamp", "detail": "text"}
+# One row per tick the runner started; `finished_at` is set when every model of the tick ran.
+TICK_LOG: Columns = {
+    "tick_at": "timestamp", "watermark": "timestamp", "started_at": "timestamp", "finished_at": "timestamp",
+}
+# The single row every tick model reads its time from (passing it as a dbt var would force a re-parse).
+TICK_CONTEXT: Columns = {"tick_at": "timestamp", "watermark": "timestamp"}
+
+CONTROL_SCHEMA = "journeys"
+
+_TYPES = {"text": "VARCHAR", "json": "JSON"}
+
+
+def column_type(name: str) -> exp.DataType:
+    return exp.DataType.build(_TYPES.get(name, name), dialect="duckdb")
+
+
+def create_table(qualified: str, columns: Columns) -> exp.Create:
+    """`CREATE TABLE IF NOT EXISTS schema.table (...)` as an AST."""
+    schema = exp.Schema(
+        this=exp.to_table(qualified),
+        expressions=[exp.ColumnDef(this=exp.to_identifier(n), kind=column_type(t)) for n, t in columns.items()],
+    )
+    return exp.Create(this=schema, kind="TABLE", exists=True)
+
+
+def raw_tables(warehouse: WarehouseConfig) -> dict[str, Columns]:
+    """Every raw input the config names, with its minimum columns."""
+    sources = warehouse.sources
+    tables = {
+        sources.profiles: PROFILES,
+        sources.events: EVENTS,
+        sources.profile_tags: PROFILE_TAGS,
+        sources.relations: RELATIONS,
+        sources.trading_calendar: TRADING_CALENDAR,
+    }
+    for detail in warehouse.details.values():
+        tables[detail.table] = {
+            detail.profile: "text", detail.time: "timestamp", **detail.columns,
+        }
+    return tables
+
+
+def control_tables() -> dict[str, Columns]:
+    return {
+        f"{CONTROL_SCHEMA}.message_events": MESSAGE_EVENTS,
+        f"{CONTROL_SCHEMA}.tick_log": TICK_LOG,
+        f"{CONTROL_SCHEMA}.tick_context": TICK_CONTEXT,
+    }
+
+
+def create_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, Columns]) -> None:
+    """Create the schemas and tables that do not exist yet; existing ones (and their rows) are left alone."""
+    for qualified, columns in tables.items():
+        schema = qualified.split(".")[0]
+        con.execute(exp.Create(this=exp.to_identifier(schema), kind="SCHEMA", exists=True).sql("duckdb"))
+        con.execute(create_table(qualified, columns).sql("duckdb"))
+
+
+def init_warehouse(con: duckdb.DuckDBPyConnection, warehouse: WarehouseConfig) -> None:
+    """`journeys init`: empty raw tables plus the control tables the tick and the senders need."""
+    create_tables(con, raw_tables(warehouse) | control_tables())
