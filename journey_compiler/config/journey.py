@@ -7,7 +7,7 @@ Node kinds form a discriminated union keyed by which kind key the node mapping c
 from __future__ import annotations
 
 import re
-from datetime import datetime, time
+from datetime import time
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -30,9 +30,6 @@ def _clock(value: Any) -> time:
     if match is None:
         raise ValueError(f"bad local time {value!r}: use HH:MM (24h), e.g. 08:00")
     return time(int(match.group(1)), int(match.group(2)))
-
-
-LocalTime = Annotated[time, Field(json_schema_extra={"pattern": _CLOCK.pattern}), *()]
 
 
 class _ClockModel(StrictModel):
@@ -318,50 +315,61 @@ class ExitSpec(StrictModel):
 # ---------------------------------------------------------------- nodes
 
 
+Edge = tuple[str, str, tuple[str | int, ...]]
+"""(branch name, target node id, YAML path of the reference inside the node)."""
+
+
 class _Node(StrictModel):
-    next: str | None = None
+    def edges(self) -> list[Edge]:
+        """The one place that knows where each node kind keeps its successors."""
+        return []
 
     def successors(self) -> dict[str, str]:
-        """Branch name -> target node id (the one place that knows where each kind keeps them)."""
-        return {"next": self.next} if self.next else {}
+        return {branch: target for branch, target, _ in self.edges()}
 
 
-class SendNode(_Node):
+class _Flow(_Node):
+    """A node with at most one successor, `next`; without it the path completes there."""
+
+    next: str | None = None
+
+    def edges(self) -> list[Edge]:
+        return [("next", self.next, ("next",))] if self.next else []
+
+
+class SendNode(_Flow):
     send: SendSpec
     on_sent: str | None = None
     on_failed: str | None = None
     on_suppressed: str | None = None
 
-    def successors(self) -> dict[str, str]:
-        outs = {b: getattr(self, b) for b in ("on_sent", "on_failed", "on_suppressed") if getattr(self, b)}
-        return super().successors() | outs
+    def edges(self) -> list[Edge]:
+        outcomes = ("on_sent", "on_failed", "on_suppressed")
+        return super().edges() + [(b, getattr(self, b), (b,)) for b in outcomes if getattr(self, b)]
 
 
-class AddTagNode(_Node):
+class AddTagNode(_Flow):
     add_tag: str
 
 
-class RemoveTagNode(_Node):
+class RemoveTagNode(_Flow):
     remove_tag: str
 
 
-class ExitNode(StrictModel):
+class ExitNode(_Node):
     exit: ExitSpec | bool = True
 
-    def successors(self) -> dict[str, str]:
-        return {}
 
-
-class WaitNode(_Node):
+class WaitNode(_Flow):
     wait: WaitSpec
 
 
-class _Judgement(StrictModel):
+class _Judgement(_Node):
     then: str
     else_: str = Field(alias="else")
 
-    def successors(self) -> dict[str, str]:
-        return {"then": self.then, "else": self.else_}
+    def edges(self) -> list[Edge]:
+        return [("then", self.then, ("then",)), ("else", self.else_, ("else",))]
 
 
 class SegmentCheckNode(_Judgement):
@@ -376,32 +384,36 @@ class MessageStatusNode(_Judgement):
     message_status: MessageStatusSpec
 
 
-class WaitForEventNode(StrictModel):
+class WaitForEventNode(_Node):
     wait_for_event: WaitForEventSpec
     happened: str
     timeout: str
 
-    def successors(self) -> dict[str, str]:
-        return {"happened": self.happened, "timeout": self.timeout}
+    def edges(self) -> list[Edge]:
+        return [("happened", self.happened, ("happened",)), ("timeout", self.timeout, ("timeout",))]
 
 
-class SegmentSplitNode(StrictModel):
+def _split_edges(kind: str, branches: list[Any], else_: str) -> list[Edge]:
+    return [(f"branch_{i + 1}", b.to, (kind, "branches", i, "to")) for i, b in enumerate(branches)] + [
+        ("else", else_, (kind, "else"))
+    ]
+
+
+class SegmentSplitNode(_Node):
     segment_split: SegmentSplitSpec
 
-    def successors(self) -> dict[str, str]:
-        spec = self.segment_split
-        return {f"branch_{i + 1}": b.to for i, b in enumerate(spec.branches)} | {"else": spec.else_}
+    def edges(self) -> list[Edge]:
+        return _split_edges("segment_split", self.segment_split.branches, self.segment_split.else_)
 
 
-class EventSplitNode(StrictModel):
+class EventSplitNode(_Node):
     event_split: EventSplitSpec
 
-    def successors(self) -> dict[str, str]:
-        spec = self.event_split
-        return {f"branch_{i + 1}": b.to for i, b in enumerate(spec.branches)} | {"else": spec.else_}
+    def edges(self) -> list[Edge]:
+        return _split_edges("event_split", self.event_split.branches, self.event_split.else_)
 
 
-class AbSplitNode(StrictModel):
+class AbSplitNode(_Node):
     ab_split: list[AbBranch] = Field(min_length=2)
 
     @field_validator("ab_split")
@@ -415,15 +427,15 @@ class AbSplitNode(StrictModel):
             raise ValueError("ab_split groups must be distinct (give each branch its own `id` or `to`)")
         return branches
 
-    def successors(self) -> dict[str, str]:
-        return {b.group: b.to for b in self.ab_split}
+    def edges(self) -> list[Edge]:
+        return [(b.group, b.to, ("ab_split", i, "to")) for i, b in enumerate(self.ab_split)]
 
 
-class AbRaceNode(StrictModel):
+class AbRaceNode(_Node):
     ab_race: AbRaceSpec
 
-    def successors(self) -> dict[str, str]:
-        return {v.id: v.to for v in self.ab_race.variants}
+    def edges(self) -> list[Edge]:
+        return [(v.id, v.to, ("ab_race", "variants", i, "to")) for i, v in enumerate(self.ab_race.variants)]
 
 
 NODE_KINDS: dict[str, type[StrictModel]] = {
@@ -500,7 +512,10 @@ class Journey(StrictModel):
     start: str | None = None
     nodes: dict[str, Node] = Field(min_length=1)
 
-    _check_timezone = field_validator("timezone")(classmethod(lambda cls, v: check_timezone(v)))
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        return check_timezone(value)
 
     @field_validator("nodes")
     @classmethod
@@ -518,9 +533,3 @@ class Journey(StrictModel):
     @property
     def priority(self) -> int:
         return {"notification": 1, "urgent": 2, "normal": 3}[self.type]
-
-
-def utc(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value.astimezone(UTC)
