@@ -1,0 +1,21 @@
+with records as (
+    select * from {{ ref('int_journey_records') }}
+),
+
+final as (
+    select
+        tick_at,
+        logical_at,
+        journey_id,
+        entry_id,
+        profile_id,
+        from_node,
+        node_id as to_node,
+        branch,
+        reason,
+        ab_group,
+    from records
+    where record = 'transition'
+)
+
+select * from final

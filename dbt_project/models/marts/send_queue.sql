@@ -1,0 +1,39 @@
+{#- The outbox: one row per message; status is the latest outcome the senders recorded, else queued. -#}
+with records as (
+    select * from {{ ref('int_journey_records') }}
+),
+
+message_events as (
+    select * from {{ ref('stg_control__message_events') }}
+),
+
+latest_status as (
+    select message_id, status, status_at
+    from message_events
+    qualify row_number() over (partition by message_id order by status_at desc, status) = 1
+),
+
+final as (
+    select
+        sends.message_id,
+        sends.journey_id,
+        sends.node_id,
+        sends.entry_id,
+        sends.profile_id,
+        sends.recipient_id,
+        sends.channel,
+        sends.template,
+        sends.payload,
+        sends.priority,
+        sends.not_before,
+        sends.tick_at,
+        sends.logical_at as created_at,
+        sends.ab_group,
+        coalesce(latest_status.status, 'queued') as status,
+        latest_status.status_at,
+    from records as sends
+    left join latest_status on latest_status.message_id = sends.message_id
+    where sends.record = 'send'
+)
+
+select * from final

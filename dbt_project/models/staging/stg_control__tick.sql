@@ -1,0 +1,14 @@
+{{ config(tags=['tick']) }}
+
+with tick_context as (
+    select * from {{ source('control', 'tick_context') }}
+),
+
+final as (
+    select
+        tick_at,
+        watermark,
+    from tick_context
+)
+
+select * from final

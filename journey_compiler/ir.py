@@ -1,0 +1,188 @@
+"""The compiler's intermediate form: a journey resolved against the catalog, nodes in topological order.
+
+Lowering is also where unsupported features are refused, so nothing the SQL does not execute is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from graphlib import TopologicalSorter
+
+from journey_compiler.config import journey as cfg
+from journey_compiler.config.project import Project
+from journey_compiler.config.rules import EventCondition
+from journey_compiler.config.warehouse import ColumnType
+from journey_compiler.errors import NotCompilable
+
+COMPILED_NODE_KINDS = ("send", "wait", "event_check", "add_tag", "remove_tag", "ab_split", "exit")
+
+
+@dataclass(frozen=True)
+class EventMatch:
+    """Any of `names`, the `times`-th occurrence, filtered by `where` over the properties they share."""
+
+    names: tuple[str, ...]
+    times: int
+    where: str | None
+    properties: Mapping[str, ColumnType]
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    kind: str
+    node: object
+    successors: Mapping[str, str]
+    events: Mapping[str, EventMatch]
+    """Event conditions of the node, resolved against the catalog (e.g. `did` of an event_check)."""
+
+
+@dataclass(frozen=True)
+class EntryPlan:
+    match: EventMatch
+    mode: str
+    count: int
+    starts_at: datetime
+    ends_at: datetime | None
+    audience_where: tuple[str, ...]
+    frequency_max: int | None
+    frequency_per: timedelta | None
+    reentry: bool
+
+
+@dataclass(frozen=True)
+class GoalPlan:
+    id: str
+    match: EventMatch
+    within: timedelta
+
+
+@dataclass(frozen=True)
+class JourneyPlan:
+    id: str
+    name: str
+    version: str
+    priority: int
+    active_from: datetime
+    active_until: datetime | None
+    entry: EntryPlan
+    exits: tuple[EventMatch, ...]
+    goals: tuple[GoalPlan, ...]
+    start: str
+    steps: tuple[Step, ...]
+    profile_attributes: Mapping[str, ColumnType]
+
+    def step(self, node_id: str) -> Step:
+        return next(s for s in self.steps if s.id == node_id)
+
+    def predecessors(self, node_id: str) -> list[tuple[str, str]]:
+        """(node, branch) pairs leading into `node_id`, in topological order."""
+        return [(s.id, b) for s in self.steps for b, target in s.successors.items() if target == node_id]
+
+
+def naive_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
+    """Resolve a validated journey into a plan, or raise NotCompilable naming what is missing."""
+
+    def refuse(what: str) -> NotCompilable:
+        return NotCompilable(journey.id, what)
+
+    def match(condition: EventCondition, times: int | None = None) -> EventMatch:
+        declared = project.warehouse.events
+        shared = set.intersection(*(set(declared[n]) for n in condition.names))
+        properties = {k: v for k, v in declared[condition.names[0]].items() if k in shared}
+        return EventMatch(condition.names, times or condition.times, condition.where, properties)
+
+    entry = journey.entry
+    if entry.event is None or entry.event.mode == "each_of":
+        raise refuse(f"trigger `{entry.trigger_kind}`" + (" mode each_of" if entry.event else ""))
+    if journey.quiet_hours is not None:
+        raise refuse("journey quiet_hours")
+    if journey.exclusive_with:
+        raise refuse("exclusive_with")
+    audience = [entry.where] if entry.where else []
+    if entry.audience is not None:
+        if entry.audience.where is None:
+            raise refuse(f"audience `{entry.audience.kind}`")
+        audience.append(entry.audience.where)
+    trigger = entry.event
+    assert trigger.did is not None
+    active_from = naive_utc(journey.active.from_)
+    starts_at = max(active_from, naive_utc(trigger.from_)) if trigger.from_ else active_from
+    ends = [naive_utc(t) for t in (journey.active.until, trigger.until) if t is not None]
+    entry_plan = EntryPlan(
+        match=match(trigger.did, trigger.count),
+        mode=trigger.mode,
+        count=trigger.count,
+        starts_at=starts_at,
+        ends_at=min(ends) if ends else None,
+        audience_where=tuple(audience),
+        frequency_max=entry.frequency.max if entry.frequency else None,
+        frequency_per=entry.frequency.per if entry.frequency else None,
+        reentry=entry.reentry,
+    )
+
+    exits = []
+    for rule in journey.exit_when:
+        if rule.did is None:
+            raise refuse(f"exit_when `{rule.kind}`")
+        exits.append(match(rule.did))
+    goals = []
+    for goal in journey.goals:
+        if goal.did is None:
+            raise refuse("detail goals")
+        goals.append(GoalPlan(goal.id, match(goal.did), goal.within))
+    if journey.exit_on_goal:
+        raise refuse("exit_on_goal")
+
+    steps = []
+    graph = {node_id: set() for node_id in journey.nodes}
+    for node_id, node in journey.nodes.items():
+        for target in node.successors().values():
+            graph[target].add(node_id)
+    for node_id in TopologicalSorter(graph).static_order():
+        node = journey.nodes[node_id]
+        kind = cfg.kind_of(node)
+        _check_node(node_id, node, kind, refuse)
+        events = {"did": match(node.event_check.did)} if isinstance(node, cfg.EventCheckNode) else {}
+        steps.append(Step(node_id, kind, node, dict(node.successors()), events))
+
+    return JourneyPlan(
+        id=journey.id,
+        name=journey.name or journey.id,
+        version=hashlib.md5(journey.model_dump_json(by_alias=True).encode()).hexdigest()[:12],
+        priority=journey.priority,
+        active_from=active_from,
+        active_until=naive_utc(journey.active.until) if journey.active.until else None,
+        entry=entry_plan,
+        exits=tuple(exits),
+        goals=tuple(goals),
+        start=journey.start_node,
+        steps=tuple(steps),
+        profile_attributes=project.warehouse.attributes,
+    )
+
+
+def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], NotCompilable]) -> None:
+    def no(what: str) -> None:
+        raise refuse(f"node {node_id!r}: {what}")
+
+    if kind not in COMPILED_NODE_KINDS:
+        no(f"node kind `{kind}`")
+    if isinstance(node, cfg.SendNode):
+        spec = node.send
+        for option in ("subject", "quiet_hours", "blacklist", "cap_whitelist", "non_trading_day"):
+            if getattr(spec, option) is not None:
+                no(f"send option `{option}`")
+        if node.on_sent or node.on_failed or node.on_suppressed:
+            no("send outcome branches")
+    if isinstance(node, cfg.WaitNode) and node.wait.form != "for":
+        no(f"wait `{node.wait.form}`")
+    if isinstance(node, cfg.EventCheckNode) and node.event_check.did is None:
+        no("event_check without `did`")

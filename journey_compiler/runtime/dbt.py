@@ -1,0 +1,26 @@
+"""Run dbt in-process against the warehouse (a fresh `dbt` process per tick would cost seconds)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dbt.cli.main import dbtRunner
+
+from journey_compiler.errors import TickError
+
+
+def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
+    """`dbt <args>` for the built project; raises TickError with dbt's own message when a model fails."""
+    os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse)
+    result = dbtRunner().invoke([
+        *args, "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir), "--quiet", "--no-use-colors",
+    ])
+    if result.success:
+        return
+    problems = []
+    for node_result in getattr(result.result, "results", None) or []:
+        if str(node_result.status) in ("error", "fail"):
+            problems.append(f"{node_result.node.name}: {node_result.message}")
+    detail = "; ".join(problems) or str(result.exception or "dbt failed")
+    raise TickError(f"dbt {' '.join(args)} failed: {detail}")

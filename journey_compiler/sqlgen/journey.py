@@ -1,0 +1,413 @@
+"""Journey plan -> the SQL of one tick, as a sqlglot AST.
+
+Per node (in topological order) two CTEs: `step_<n>` says *when* the node's answer became known (`due_at`,
+a logical time, NULL while unknown) and *which* branch; `out_<n>` turns that into leave / stay / exit for
+every profile at the node, so a profile runs through as many nodes as it can within one tick.
+Every time is logical (event times, wait ends), which makes the result independent of the tick cadence.
+
+Placeholders (`__ref__<model>`, `__history__`) stand for dbt relations; `render` swaps them for Jinja.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlglot import exp
+
+from journey_compiler.config import journey as cfg
+from journey_compiler.expressions import compile_filter, json_columns
+from journey_compiler.ir import EventMatch, JourneyPlan, Step
+from journey_compiler.sqlgen.ids import BUCKETS, bucket, stable_id
+from journey_compiler.sqlgen.records import record_select
+
+PATH_COLUMNS = ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group", "exit_at", "arrived_at", "carried")
+PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
+
+
+def ref(model: str) -> exp.Table:
+    return exp.to_table(f"__ref__{model}")
+
+
+HISTORY = exp.to_table("__history__")
+
+
+def lit(value: str | int | float | bool | None) -> exp.Expression:
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, str):
+        return exp.Literal.string(value)
+    return exp.Literal.number(value)
+
+
+def ts(value: datetime) -> exp.Expression:
+    return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+
+
+def plus(time: exp.Expression, delta: timedelta) -> exp.Expression:
+    seconds = int(delta.total_seconds())
+    amount, unit = next((seconds // s, u) for s, u in ((86400, "DAY"), (3600, "HOUR"), (60, "MINUTE"), (1, "SECOND"))
+                        if seconds % s == 0)
+    return exp.Add(this=time, expression=exp.Interval(this=exp.Literal.number(amount), unit=exp.var(unit)))
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table)
+
+
+def tick_col(name: str) -> exp.Column:
+    return col(name, "tick")
+
+
+def aliased(table: str | exp.Table, alias: str) -> exp.Expression:
+    return exp.alias_(exp.to_table(table) if isinstance(table, str) else table, alias, table=True)
+
+
+def left_node() -> exp.Expression:
+    """Rows of an `out_` CTE (aliased `o`) that left the node normally: where its action happens."""
+    return exp.EQ(this=col("outcome", "o"), expression=lit("leave"))
+
+
+class JourneySql:
+    """Builds the tick query of one journey; `visit_<kind>` methods give each node kind its step CTE."""
+
+    def __init__(self, plan: JourneyPlan) -> None:
+        self.plan = plan
+        self.ctes: list[tuple[str, exp.Expression]] = []
+        self.records: list[exp.Select] = []
+
+    # ------------------------------------------------------------------ helpers
+
+    def cte(self, name: str, query: exp.Expression) -> str:
+        self.ctes.append((name, query))
+        return name
+
+    def record(self, source: str, where: exp.Expression | None, values: dict[str, exp.Expression],
+               joins: tuple[tuple[exp.Expression, exp.Expression], ...] = ()) -> None:
+        """Add one kind of output row; `source` is a CTE, aliased `o` unless it is `new_entries`."""
+        base = {"tick_at": tick_col("tick_at"), "journey_id": lit(self.plan.id), "version": lit(self.plan.version)}
+        query = exp.select(*record_select(base | values)).from_(source).join("tick", join_type="cross")
+        for table, on in joins:
+            query = query.join(table, on=on, join_type="left")
+        self.records.append(query.where(where) if where is not None else query)
+
+    def event_filter(self, match: EventMatch, alias: str = "e") -> exp.Expression:
+        names = exp.In(this=col("event_name", alias), expressions=[lit(n) for n in match.names])
+        if match.where is None:
+            return names
+        columns = json_columns(col("properties", alias), match.properties)
+        return exp.and_(names, compile_filter(match.where, columns))
+
+    def profile_filter(self, text: str, alias: str = "p") -> exp.Expression:
+        columns = {name: col(name, alias) for name in PROFILE_COLUMNS if name != "attributes"}
+        return compile_filter(text, columns | json_columns(col("attributes", alias), self.plan.profile_attributes))
+
+    def nth_event(self, name: str, source: str, match: EventMatch, lower: exp.Expression,
+                  upper: exp.Expression) -> str:
+        """(entry_id, event_time) of the `times`-th matching event in [lower, upper], per row of `source`.
+
+        The one mechanism behind exits, goals and event checks; the triggering event never counts."""
+        ranked = (
+            exp.select(
+                col("entry_id", "s"), col("event_time", "e"),
+                exp.alias_(exp.Window(this=exp.RowNumber(), partition_by=[col("entry_id", "s")],
+                                      order=exp.Order(expressions=[exp.Ordered(this=col("event_time", "e")),
+                                                                   exp.Ordered(this=col("event_id", "e"))])), "n"),
+            )
+            .from_(exp.alias_(exp.to_table(source), "s", table=True))
+            .join("tick", join_type="cross")
+            .join(exp.alias_(exp.to_table("known_events"), "e", table=True), join_type="inner", on=exp.and_(
+                exp.EQ(this=col("profile_id", "e"), expression=col("profile_id", "s")),
+                self.event_filter(match),
+                exp.GTE(this=col("event_time", "e"), expression=lower),
+                exp.LTE(this=col("event_time", "e"), expression=upper),
+                exp.NEQ(this=col("event_id", "e"),
+                        expression=exp.func("COALESCE", col("trigger_event_id", "s"), lit(""))),
+            ))
+        )
+        query = (exp.select("entry_id", "event_time").from_(ranked.subquery("ranked"))
+                 .where(exp.EQ(this=col("n"), expression=lit(match.times))))
+        return self.cte(name, query)
+
+    # ------------------------------------------------------------------ the query
+
+    def build(self) -> exp.Select:
+        plan = self.plan
+        horizon: exp.Expression = col("tick_at")
+        if plan.active_until is not None:
+            horizon = exp.func("LEAST", horizon, ts(plan.active_until))
+        self.cte("tick", exp.select("tick_at", "watermark", exp.alias_(horizon, "horizon"))
+                 .from_(ref("stg_control__tick")))
+        self.cte("known_events", exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("e")))
+                 .from_(exp.alias_(ref("stg_raw__events"), "e", table=True)).join("tick", join_type="cross")
+                 .where(exp.and_(exp.LTE(this=col("event_time", "e"), expression=tick_col("tick_at")),
+                                 exp.LTE(this=col("loaded_at", "e"), expression=tick_col("watermark")))))
+        self.cte("history", exp.select("*").from_(HISTORY).where(
+            exp.LT(this=col("tick_at"), expression=exp.select("tick_at").from_("tick").subquery())))
+        latest = exp.Window(this=exp.RowNumber(), partition_by=[col("entry_id")],
+                            order=exp.Order(expressions=[exp.Ordered(this=col("tick_at"), desc=True)]))
+        self.cte("state", exp.select("*").from_(
+            exp.select("*", exp.alias_(latest, "latest")).from_("history")
+            .where(exp.EQ(this=col("record"), expression=lit("position"))).subquery("positions"))
+            .where(exp.EQ(this=col("latest"), expression=lit(1))))
+        self.entries()
+        self.exits()
+        for step in plan.steps:
+            self.step(step)
+        self.goals()
+        return self.final()
+
+    def entries(self) -> None:
+        plan, entry = self.plan, self.plan.entry
+        window = [exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at))]
+        if entry.ends_at is not None:
+            window.append(exp.LT(this=col("event_time", "e"), expression=ts(entry.ends_at)))
+        ordinal = exp.Window(this=exp.RowNumber(), partition_by=[col("profile_id", "e")],
+                             order=exp.Order(expressions=[exp.Ordered(this=col("event_time", "e")),
+                                                          exp.Ordered(this=col("event_id", "e"))]))
+        self.cte("trigger_events", exp.select(
+            col("profile_id", "e"), exp.alias_(col("event_id", "e"), "trigger_event_id"),
+            exp.alias_(col("event_time", "e"), "entry_at"), exp.alias_(ordinal, "occurrence"))
+            .from_(exp.alias_(exp.to_table("known_events"), "e", table=True))
+            .where(exp.and_(self.event_filter(entry.match), *window)))
+        nth = (exp.EQ(this=col("occurrence"), expression=lit(entry.count)) if entry.mode == "cumulative" else
+               exp.EQ(this=exp.Mod(this=col("occurrence"), expression=lit(entry.count)), expression=lit(0)))
+        entry_id = stable_id(lit(plan.id), col("profile_id", "t"), col("trigger_event_id", "t"))
+        candidates = (exp.select(exp.alias_(entry_id, "entry_id"), col("profile_id", "t"),
+                                 col("trigger_event_id", "t"), col("entry_at", "t"))
+                      .from_(exp.alias_(exp.to_table("trigger_events"), "t", table=True)).where(nth))
+        # cumulative mode enters once per profile; `every` once per triggering occurrence
+        key = "profile_id" if entry.mode == "cumulative" else "entry_id"
+        candidates = candidates.where(exp.not_(exp.Exists(this=exp.select("1").from_("state").where(
+            exp.EQ(this=col(key, "state"), expression=col(key, "t"))))))
+        for where in entry.audience_where:
+            candidates = candidates.join(exp.alias_(ref("stg_raw__profiles"), "p", table=True), join_type="inner",
+                                         on=exp.and_(exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", "t")),
+                                                     self.profile_filter(where)))
+        self.cte("entry_candidates", candidates)
+        admitted = exp.select("*").from_("entry_candidates")
+        rank = exp.Window(this=exp.RowNumber(), partition_by=[col("profile_id")],
+                          order=exp.Order(expressions=[exp.Ordered(this=col("entry_at")),
+                                                       exp.Ordered(this=col("entry_id"))]))
+        if entry.frequency_max is not None or not entry.reentry:
+            self.cte("ranked_candidates", exp.select("*", exp.alias_(rank, "rank_in_tick")).from_("entry_candidates"))
+            admitted = exp.select(*[col(c, "c") for c in ("entry_id", "profile_id", "trigger_event_id", "entry_at")]).from_(
+                exp.alias_(exp.to_table("ranked_candidates"), "c", table=True))
+            if entry.frequency_max is not None:
+                earlier = exp.EQ(this=col("profile_id", "s"), expression=col("profile_id", "c"))
+                if entry.frequency_per is not None:
+                    earlier = exp.and_(earlier, exp.GT(this=col("entry_at", "s"),
+                                                       expression=exp.Sub(this=col("entry_at", "c"), expression=exp.Interval(
+                                                           this=lit(int(entry.frequency_per.total_seconds())), unit=exp.var("SECOND")))))
+                prior = exp.select(exp.func("COUNT", exp.Star())).from_(exp.alias_(exp.to_table("state"), "s", table=True)).where(earlier)
+                admitted = admitted.where(exp.LTE(this=exp.Add(this=prior.subquery(), expression=col("rank_in_tick", "c")),
+                                                  expression=lit(entry.frequency_max)))
+            if not entry.reentry:
+                inside = exp.select("1").from_(exp.alias_(exp.to_table("state"), "s", table=True)).where(exp.and_(
+                    exp.EQ(this=col("profile_id", "s"), expression=col("profile_id", "c")),
+                    exp.EQ(this=col("status", "s"), expression=lit("active"))))
+                admitted = admitted.where(exp.and_(exp.EQ(this=col("rank_in_tick", "c"), expression=lit(1)),
+                                                   exp.not_(exp.Exists(this=inside))))
+        self.cte("new_entries", admitted)
+        self.record("new_entries", None, {
+            "record": lit("transition"), "logical_at": col("entry_at"), "entry_id": col("entry_id"),
+            "profile_id": col("profile_id"), "entry_at": col("entry_at"), "trigger_event_id": col("trigger_event_id"),
+            "node_id": lit(plan.start), "reason": lit("entered"),
+        })
+
+    def exits(self) -> None:
+        live = exp.union(
+            exp.select("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group", "node_id",
+                       exp.alias_(col("logical_at"), "arrived_at"), exp.alias_(exp.true(), "carried"))
+            .from_("state").where(exp.EQ(this=col("status"), expression=lit("active"))),
+            exp.select("entry_id", "profile_id", "entry_at", "trigger_event_id",
+                       exp.alias_(exp.cast(exp.null(), "TEXT"), "ab_group"), exp.alias_(lit(self.plan.start), "node_id"),
+                       exp.alias_(col("entry_at"), "arrived_at"), exp.alias_(exp.false(), "carried"))
+            .from_("new_entries"),
+            distinct=False,
+        )
+        self.cte("live_entries", live)
+        firsts = [self.nth_event(f"exit_{i + 1}", "live_entries", match, col("entry_at", "s"), tick_col("horizon"))
+                  for i, match in enumerate(self.plan.exits)]
+        if firsts:
+            union = firsts[0]
+            query: exp.Query = exp.select("*").from_(union)
+            for other in firsts[1:]:
+                query = exp.union(query, exp.select("*").from_(other), distinct=False)
+            self.cte("exits", exp.select("entry_id", exp.alias_(exp.func("MIN", col("event_time")), "exit_at"))
+                     .from_(query.subquery("exit_events")).group_by("entry_id"))
+            exit_at: exp.Expression = col("exit_at", "x")
+        else:
+            exit_at = exp.cast(exp.null(), "TIMESTAMP")
+        live_cols = [col(c, "l") for c in ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group",
+                                           "node_id", "arrived_at", "carried")]
+        query = exp.select(*live_cols, exp.alias_(exit_at, "exit_at")).from_(
+            exp.alias_(exp.to_table("live_entries"), "l", table=True))
+        if firsts:
+            query = query.join(exp.alias_(exp.to_table("exits"), "x", table=True), join_type="left",
+                               on=exp.EQ(this=col("entry_id", "x"), expression=col("entry_id", "l")))
+        self.cte("live", query)
+
+    # ------------------------------------------------------------------ nodes
+
+    def step(self, step: Step) -> None:
+        arrivals: exp.Query = (exp.select(*PATH_COLUMNS).from_("live")
+                               .where(exp.EQ(this=col("node_id"), expression=lit(step.id))))
+        for source, branch in self.plan.predecessors(step.id):
+            moved = [exp.alias_(col("left_at"), "arrived_at") if c == "arrived_at" else
+                     exp.alias_(exp.false(), "carried") if c == "carried" else col(c) for c in PATH_COLUMNS]
+            arrivals = exp.union(arrivals, exp.select(*moved).from_(f"out_{source}").where(exp.and_(
+                exp.EQ(this=col("outcome"), expression=lit("leave")),
+                exp.EQ(this=col("branch"), expression=lit(branch)))), distinct=False)
+        self.cte(f"at_{step.id}", arrivals)
+        visit: Callable[[Step], tuple[exp.Select, exp.Expression]] = getattr(self, f"visit_{step.kind}")
+        step_query, ab_group = visit(step)
+        self.cte(f"step_{step.id}", step_query)
+        self.outcome(step, ab_group)
+
+    def instant(self, step: Step, branch: exp.Expression) -> exp.Select:
+        return exp.select("*", exp.alias_(col("arrived_at"), "due_at"), exp.alias_(branch, "branch")).from_(f"at_{step.id}")
+
+    def visit_send(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        spec = step.node.send  # type: ignore[attr-defined]
+        self.record(aliased(f"out_{step.id}", "o").sql(), left_node(), {
+            "record": lit("send"), "logical_at": col("left_at", "o"), "entry_id": col("entry_id", "o"),
+            "profile_id": col("profile_id", "o"), "node_id": lit(step.id),
+            "message_id": stable_id(lit(self.plan.id), col("entry_id", "o"), lit(step.id), col("profile_id", "o")),
+            "recipient_id": col("profile_id", "o"), "channel": lit(spec.channel), "template": lit(spec.template),
+            "payload": self.payload(), "priority": lit(self.plan.priority), "not_before": col("left_at", "o"),
+            "ab_group": col("ab_group", "o"),
+        }, joins=(
+            (aliased(ref("stg_raw__profiles"), "p"), exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", "o"))),
+            (aliased("known_events", "ev"), exp.EQ(this=col("event_id", "ev"), expression=col("trigger_event_id", "o"))),
+        ))
+        return self.instant(step, lit("next")), col("ab_group")
+
+    def visit_add_tag(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        return self.tagging(step, step.node.add_tag, removed=False)  # type: ignore[attr-defined]
+
+    def visit_remove_tag(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        return self.tagging(step, step.node.remove_tag, removed=True)  # type: ignore[attr-defined]
+
+    def tagging(self, step: Step, tag: str, removed: bool) -> tuple[exp.Select, exp.Expression]:
+        self.record(aliased(f"out_{step.id}", "o").sql(), left_node(), {
+            "record": lit("tag"), "logical_at": col("left_at", "o"), "entry_id": col("entry_id", "o"),
+            "profile_id": col("profile_id", "o"), "node_id": lit(step.id), "tag": lit(tag), "removed": lit(removed),
+        })
+        return self.instant(step, lit("next")), col("ab_group")
+
+    def visit_exit(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        return self.instant(step, lit("exit_node")), col("ab_group")
+
+    def visit_wait(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        ends = plus(col("arrived_at"), step.node.wait.for_)  # type: ignore[attr-defined]
+        due = exp.Case(ifs=[exp.If(this=exp.LTE(this=ends, expression=tick_col("horizon")), true=ends)])
+        return (exp.select(f"at_{step.id}.*", exp.alias_(due, "due_at"), exp.alias_(lit("next"), "branch"))
+                .from_(f"at_{step.id}").join("tick", join_type="cross")), col("ab_group")
+
+    def visit_event_check(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        spec: cfg.EventCheckSpec = step.node.event_check  # type: ignore[attr-defined]
+        closes = plus(col("arrived_at"), spec.within)
+        hits = self.nth_event(f"hits_{step.id}", f"at_{step.id}", step.events["did"], col("arrived_at", "s"),
+                              exp.func("LEAST", plus(col("arrived_at", "s"), spec.within), tick_col("horizon")))
+        hit = col("event_time", "h")
+        due = exp.func("COALESCE", hit, exp.Case(ifs=[exp.If(this=exp.LTE(this=closes, expression=tick_col("horizon")),
+                                                             true=closes)]))
+        branch = exp.Case(ifs=[exp.If(this=exp.Is(this=hit, expression=exp.null()).not_(), true=lit("then"))],
+                          default=lit("else"))
+        query = (exp.select(f"at_{step.id}.*", exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
+                 .from_(f"at_{step.id}").join("tick", join_type="cross")
+                 .join(exp.alias_(exp.to_table(hits), "h", table=True), join_type="left",
+                       on=exp.EQ(this=col("entry_id", "h"), expression=col("entry_id", f"at_{step.id}"))))
+        return query, col("ab_group")
+
+    def visit_ab_split(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        branches: list[cfg.AbBranch] = step.node.ab_split  # type: ignore[attr-defined]
+        slot = bucket(lit(self.plan.id), col("entry_id"), lit(step.id))
+        ifs, upper = [], 0.0
+        for branch in branches[:-1]:
+            upper += branch.percent
+            ifs.append(exp.If(this=exp.LT(this=slot, expression=lit(round(upper * BUCKETS / 100))), true=lit(branch.group)))
+        choice = exp.Case(ifs=ifs, default=lit(branches[-1].group))
+        return self.instant(step, choice), col("branch")
+
+    # ------------------------------------------------------------------ outcomes
+
+    def outcome(self, step: Step, ab_group: exp.Expression) -> None:
+        exit_first = exp.and_(
+            exp.Is(this=col("exit_at"), expression=exp.null()).not_(),
+            exp.or_(exp.Is(this=col("due_at"), expression=exp.null()),
+                    exp.GTE(this=col("due_at"), expression=col("exit_at"))))
+        outcome = exp.Case(ifs=[exp.If(this=exit_first, true=lit("exit")),
+                                exp.If(this=exp.Is(this=col("due_at"), expression=exp.null()).not_(), true=lit("leave"))],
+                           default=lit("stay"))
+        left_at = exp.Case(ifs=[exp.If(this=exit_first, true=exp.func("GREATEST", col("exit_at"), col("arrived_at")))],
+                           default=col("due_at"))
+        next_node = exp.Case(ifs=[exp.If(this=exp.EQ(this=col("branch"), expression=lit(branch)), true=lit(target))
+                                  for branch, target in step.successors.items()]) if step.successors else exp.null()
+        columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c) for c in PATH_COLUMNS]
+        name = self.cte(f"out_{step.id}", exp.select(
+            *columns, exp.alias_(outcome, "outcome"), exp.alias_(left_at, "left_at"), "branch",
+            exp.alias_(exp.cast(next_node, "TEXT"), "next_node")).from_(f"step_{step.id}"))
+        o = {c: col(c, "o") for c in ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group")}
+        position = {"record": lit("position"), "node_id": lit(step.id), **o}
+        source = exp.alias_(exp.to_table(name), "o", table=True).sql()
+        is_ = lambda value: exp.EQ(this=col("outcome", "o"), expression=lit(value))  # noqa: E731
+        no_next = exp.Is(this=col("next_node", "o"), expression=exp.null())
+        # where the profile rests after this tick: waiting here (new arrivals only), exited, or completed
+        self.record(source, exp.and_(is_("stay"), exp.not_(col("carried", "o"))),
+                    position | {"logical_at": col("arrived_at", "o"), "status": lit("active")})
+        self.record(source, is_("exit"), position | {"logical_at": col("left_at", "o"), "status": lit("exited")})
+        self.record(source, exp.and_(is_("leave"), no_next),
+                    position | {"logical_at": col("left_at", "o"), "status": lit("completed")})
+        self.record(source, exp.or_(is_("leave"), is_("exit")), {
+            "record": lit("transition"), "logical_at": col("left_at", "o"), "from_node": lit(step.id),
+            "node_id": col("next_node", "o"), "branch": col("branch", "o"), **o,
+            "reason": exp.Case(ifs=[exp.If(this=is_("exit"), true=lit("exit_when")),
+                                    exp.If(this=no_next, true=lit("completed"))], default=lit("advanced")),
+        })
+
+    def payload(self) -> exp.Expression:
+        def obj(pairs: dict[str, exp.Expression]) -> exp.Expression:
+            return exp.JSONObject(expressions=[exp.JSONKeyValue(this=lit(k), expression=v) for k, v in pairs.items()])
+
+        person = obj({c: col(c, "p") for c in PROFILE_COLUMNS})
+        event = exp.Case(ifs=[exp.If(this=exp.Is(this=col("event_id", "ev"), expression=exp.null()), true=exp.null())],
+                         default=obj({c: col(c, "ev") for c in ("event_id", "event_name", "event_time", "properties")}))
+        return obj({"profile": person, "recipient": person, "event": event,
+                    "journey": obj({"id": lit(self.plan.id), "name": lit(self.plan.name)})})
+
+    # ------------------------------------------------------------------ goals and the result
+
+    def goals(self) -> None:
+        if not self.plan.goals:
+            return
+        self.cte("all_entries", exp.union(
+            exp.select("entry_id", "profile_id", "entry_at", "trigger_event_id").from_("state"),
+            exp.select("entry_id", "profile_id", "entry_at", "trigger_event_id").from_("new_entries"), distinct=False))
+        for goal in self.plan.goals:
+            done = self.nth_event(f"goal_{goal.id}", "all_entries", goal.match, col("entry_at", "s"),
+                                  exp.func("LEAST", plus(col("entry_at", "s"), goal.within), tick_col("horizon")))
+            recorded = exp.select("1").from_(exp.alias_(exp.to_table("history"), "h", table=True)).where(exp.and_(
+                exp.EQ(this=col("record", "h"), expression=lit("goal")),
+                exp.EQ(this=col("goal_id", "h"), expression=lit(goal.id)),
+                exp.EQ(this=col("entry_id", "h"), expression=col("entry_id", "g"))))
+            source = exp.alias_(exp.to_table(done), "g", table=True).sql()
+            self.record(source, exp.not_(exp.Exists(this=recorded)), {
+                "record": lit("goal"), "logical_at": col("event_time", "g"), "entry_id": col("entry_id", "g"),
+                "goal_id": lit(goal.id), "profile_id": col("profile_id", "a"), "entry_at": col("entry_at", "a"),
+            }, joins=((aliased("all_entries", "a"), exp.EQ(this=col("entry_id", "a"), expression=col("entry_id", "g"))),))
+
+    def final(self) -> exp.Select:
+        records: exp.Query = self.records[0]
+        for other in self.records[1:]:
+            records = exp.union(records, other, distinct=False)
+        self.cte("tick_records", records)
+        applied = exp.select("1").from_(HISTORY).where(
+            exp.GTE(this=col("tick_at"), expression=exp.select("tick_at").from_("tick").subquery()))
+        query = exp.select("*").from_("tick_records").where(exp.not_(exp.Exists(this=applied)))
+        for name, body in self.ctes:
+            query = query.with_(name, as_=body)
+        return query

@@ -1,0 +1,56 @@
+"""The one row shape every journey history appends each tick.
+
+A history holds several kinds of record (`position`, `transition`, `send`, `tag`, `goal`) in one append-only
+table, so a tick is a single insert per journey and the spec's output tables are plain views over it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlglot import exp
+
+from journey_compiler.warehouse.tables import Columns, column_type
+
+RECORD_COLUMNS: Columns = {
+    "record": "text",
+    "tick_at": "timestamp",
+    "logical_at": "timestamp",
+    "journey_id": "text",
+    "version": "text",
+    "entry_id": "text",
+    "profile_id": "text",
+    "entry_at": "timestamp",
+    "trigger_event_id": "text",
+    "ab_group": "text",
+    "node_id": "text",
+    "from_node": "text",
+    "branch": "text",
+    "reason": "text",
+    "status": "text",
+    "message_id": "text",
+    "recipient_id": "text",
+    "channel": "text",
+    "template": "text",
+    "payload": "text",
+    "priority": "integer",
+    "not_before": "timestamp",
+    "tag": "text",
+    "removed": "boolean",
+    "goal_id": "text",
+}
+
+
+def record_select(values: Mapping[str, exp.Expression]) -> list[exp.Expression]:
+    """The projection of one record kind: every column in order, typed, NULL where the kind has no value."""
+    unknown = set(values) - set(RECORD_COLUMNS)
+    assert not unknown, f"not record columns: {unknown}"
+    return [
+        exp.alias_(exp.cast(values.get(name, exp.null()), column_type(kind)), name)
+        for name, kind in RECORD_COLUMNS.items()
+    ]
+
+
+def empty_records() -> exp.Select:
+    """A typed, empty history: what a journey reads before its first tick."""
+    return exp.select(*record_select({})).where(exp.false())
