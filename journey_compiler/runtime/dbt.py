@@ -24,3 +24,12 @@ def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
             problems.append(f"{node_result.node.name}: {node_result.message}")
     detail = "; ".join(problems) or str(result.exception or "dbt failed")
     raise TickError(f"dbt {' '.join(args)} failed: {detail}")
+
+
+def parse_manifest(dbt_dir: Path, warehouse: Path) -> Path:
+    """`dbt parse` when a model changed since the last parse; returns target/manifest.json (Dagster needs it)."""
+    manifest = dbt_dir / "target" / "manifest.json"
+    models = [p for p in (dbt_dir / "models").rglob("*") if p.is_file()]
+    if not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in models):
+        run_dbt(dbt_dir, warehouse, ["parse"])
+    return manifest

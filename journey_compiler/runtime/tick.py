@@ -31,23 +31,36 @@ _RECORD_DEPLOYMENT = "delete from journeys.deployment; insert into journeys.depl
 
 
 @dataclass(frozen=True)
-class TickResult:
+class TickPlan:
+    """What one tick will do: the dbt arguments to run, or nothing when the tick is already applied."""
+
     tick_at: datetime
     watermark: datetime | None
     already_applied: bool
+    deploy: bool
+    """The views were built from another version of the models: run every model, not just the tick ones."""
+
+    @property
+    def dbt_args(self) -> list[str]:
+        return ["run"] if self.deploy else ["run", "--select", "tag:tick"]
 
 
 def as_naive_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
-def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickResult:
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPlan:
+    """Register tick `at` (fixing its watermark the first time) and point the tick models at it."""
     at = as_naive_utc(at)
     with duckdb.connect(str(workspace.warehouse)) as con:
         create_tables(con, control_tables() | {f"{CONTROL_SCHEMA}.deployment": DEPLOYMENT})
         row = con.execute(_TICK_ROW, [at]).fetchone()
         if row is not None and row[1] is not None:
-            return TickResult(at, row[0], already_applied=True)
+            return TickPlan(at, row[0], already_applied=True, deploy=False)
         (last,) = con.execute(_LAST_TICK).fetchone() or (None,)
         if last is not None and at < last:
             raise TickError(f"tick at {at} is before the last applied tick {last}: ticks only move forward "
@@ -56,18 +69,29 @@ def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickRes
             events = built.project.warehouse.sources.events
             (newest,) = con.execute(_NEWEST_LOAD.format(events=_quoted(events))).fetchone() or (None,)
             watermark = min(at, newest) if newest is not None else at
-            con.execute(_REGISTER, [at, watermark, datetime.now(UTC).replace(tzinfo=None)])
+            con.execute(_REGISTER, [at, watermark, _now()])
         else:
             watermark = row[0]
         con.execute(_SET_CONTEXT, [at, watermark])
         deployed = con.execute(_DEPLOYED).fetchone()
-    full = deployed is None or deployed[0] != built.digest
-    run_dbt(built.dbt_dir, workspace.warehouse, ["run"] if full else ["run", "--select", "tag:tick"])
+    return TickPlan(at, watermark, already_applied=False, deploy=deployed is None or deployed[0] != built.digest)
+
+
+def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> None:
+    """Mark the tick applied (after every model of it ran) and remember which models the views came from."""
     with duckdb.connect(str(workspace.warehouse)) as con:
-        if full:
-            con.execute(_RECORD_DEPLOYMENT, [built.digest, datetime.now(UTC).replace(tzinfo=None)])
-        con.execute(_FINISH, [datetime.now(UTC).replace(tzinfo=None), at])
-    return TickResult(at, watermark, already_applied=False)
+        if plan.deploy:
+            con.execute(_RECORD_DEPLOYMENT, [built.digest, _now()])
+        con.execute(_FINISH, [_now(), plan.tick_at])
+
+
+def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPlan:
+    """The whole tick without Dagster (the CLI and the demo); Dagster runs the same three steps."""
+    plan = begin_tick(workspace, built, at)
+    if not plan.already_applied:
+        run_dbt(built.dbt_dir, workspace.warehouse, plan.dbt_args)
+        finish_tick(workspace, built, plan)
+    return plan
 
 
 def _quoted(qualified: str) -> str:
