@@ -1,0 +1,83 @@
+"""The one contract every transport implements, and the statuses its outcomes become.
+
+A transport delivers one rendered message to one address and either returns a `SendResult` (status `sent`)
+or raises `TemporaryFailure` (the outbox retries with backoff) or `PermanentFailure` (recorded as `failed`).
+The outbox itself decides `suppressed` (nothing to send to) and `failed` for what never reached a transport.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from journey_compiler.errors import JourneysError
+
+Status = Literal["sending", "sent", "failed", "suppressed"]
+
+IN_FLIGHT: Status = "sending"
+"""Written just before a provider call. Not an outcome: a message whose only event is this one is sent again
+by the next dispatch (see `channel_senders.outbox`); every other status in `message_events` is final."""
+
+
+@dataclass(frozen=True)
+class Content:
+    """A template after rendering; which fields a transport reads depends on its channel."""
+
+    subject: str | None = None
+    title: str | None = None
+    body: str | dict[str, Any] | None = None
+    template_name: str | None = None
+    language: str | None = None
+    parameters: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """`message_id` is the idempotency key: providers see the same key on every attempt of one message."""
+
+    message_id: str
+    channel: str
+    to: str
+    content: Content
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """One outcome, written as one `journeys.message_events` row; `detail` is a short reason for humans."""
+
+    status: Status
+    detail: str
+
+
+class SendFailure(JourneysError):
+    """A transport could not hand the message over; `str(error)` is the detail recorded for it."""
+
+
+class TemporaryFailure(SendFailure):
+    """Worth another attempt later (rate limited, provider down, connection lost)."""
+
+
+class PermanentFailure(SendFailure):
+    """Another attempt would fail the same way (rejected address, bad request, auth refused)."""
+
+
+class ChannelUnavailable(JourneysError):
+    """A channel cannot send at all (not configured, credential missing); its messages fail with this."""
+
+
+class Transport(Protocol):
+    def send(self, message: OutgoingMessage) -> SendResult: ...
+
+    def close(self) -> None:
+        """Release connections kept open between the sends of one dispatch."""
+
+
+def env_secret(var: str | None) -> str | None:
+    """The credential named in channels.yaml, read from the environment (never from the journey files)."""
+    if var is None:
+        return None
+    value = os.environ.get(var)
+    if not value:
+        raise ChannelUnavailable(f"environment variable {var} is not set")
+    return value
