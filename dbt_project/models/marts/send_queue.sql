@@ -10,7 +10,10 @@ message_events as (
 latest_status as (
     select message_id, status, status_at
     from message_events
-    qualify row_number() over (partition by message_id order by status_at desc, status) = 1
+    -- `sending` is written before the provider call with the same status_at as the outcome: outcomes win
+    qualify row_number() over (
+        partition by message_id order by status_at desc, (status = 'sending') asc, status
+    ) = 1
 ),
 
 final as (

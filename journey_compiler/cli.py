@@ -1,0 +1,192 @@
+"""`journeys ...`: the command line. Every command is a thin call into the same library Dagster uses."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from journey_compiler.config.base import parse_duration
+from journey_compiler.errors import ConfigErrors, JourneysError
+from journey_compiler.timeparse import parse_time
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Warehouse-native customer journeys.")
+# Logs and CI are not terminals; keep tables readable there instead of rich's 80-column default.
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
+
+DirOption = Annotated[Path | None, typer.Option("--dir", envvar="JOURNEYS_DIR", help="The journeys directory.")]
+WarehouseOption = Annotated[
+    Path | None, typer.Option("--warehouse", envvar="JOURNEYS_WAREHOUSE", help="The DuckDB warehouse file.")
+]
+AtOption = Annotated[str, typer.Option("--at", help="ISO time (UTC unless it has an offset), or 'now'.")]
+
+
+def _workspace(directory: Path | None, warehouse: Path | None):  # noqa: ANN202 - keeps imports lazy
+    from journey_compiler.runtime.workspace import Workspace
+
+    return Workspace.resolve(directory, warehouse)
+
+
+def _time(text: str) -> datetime:
+    try:
+        return parse_time(text)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+@app.command()
+def validate(directory: DirOption = None) -> None:
+    """Check every file of the journeys directory; exit 1 listing each problem (file, YAML path, reason)."""
+    from journey_compiler.config.project import load_project
+
+    root = directory or _workspace(None, None).journeys_dir
+    project = load_project(root)
+    out.print(f"[green]valid[/green]: {root} — {len(project.journeys)} journeys, {len(project.segments)} segments, "
+              f"{len(project.metrics)} metrics, {len(project.templates)} templates")
+
+
+@app.command("compile")
+def compile_(directory: DirOption = None, warehouse: WarehouseOption = None,
+             out_dir: Annotated[Path | None, typer.Option("--out", help="Also write the generated models here.")] = None
+             ) -> None:
+    """Compile the journeys into dbt models (written into the warehouse's dbt build folder)."""
+    from journey_compiler.runtime.workspace import build_dbt_project
+
+    built = build_dbt_project(_workspace(directory, warehouse))
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in built.compiled.files.items():
+            (out_dir / name).write_text(content)
+    out.print(f"compiled {', '.join(built.compiled.journeys) or 'no journeys'} into {built.dbt_dir}")
+    for journey_id, why in built.compiled.skipped.items():
+        out.print(f"[yellow]skipped[/yellow] {journey_id}: {why} is not compiled yet")
+
+
+@app.command()
+def init(directory: DirOption = None, warehouse: WarehouseOption = None) -> None:
+    """Create the raw tables (spec section 1) and control tables that do not exist yet; keeps existing rows."""
+    import duckdb
+
+    from journey_compiler.warehouse.tables import init_warehouse
+
+    ws = _workspace(directory, warehouse)
+    ws.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(ws.warehouse)) as con:
+        init_warehouse(con, ws.load().warehouse)
+    out.print(f"initialised {ws.warehouse}")
+
+
+def tick_times(start: datetime, until: datetime | None, every: timedelta | None) -> list[datetime]:
+    """`--at T` alone is one tick; with `--until T2 --every D`: T, T+D, ... up to and including T2."""
+    if until is None:
+        return [start]
+    if every is None:
+        raise typer.BadParameter("--until needs --every (e.g. --every 15m)")
+    if until < start:
+        raise typer.BadParameter("--until is before --at")
+    times = []
+    while start <= until:
+        times.append(start)
+        start += every
+    return times
+
+
+@app.command()
+def tick(directory: DirOption = None, warehouse: WarehouseOption = None, at: AtOption = "now",
+         until: Annotated[str | None, typer.Option(help="Tick repeatedly up to this time (backfill).")] = None,
+         every: Annotated[str | None, typer.Option(help="Step between ticks with --until, e.g. 15m.")] = None,
+         send: Annotated[bool, typer.Option(help="Dispatch due messages after each tick.")] = False) -> None:
+    """Run the tick at T (or every tick from T to T2): entries, moves, exits, sends, tags and goals."""
+    from journey_compiler.runtime.tick import run_tick
+    from journey_compiler.runtime.workspace import build_dbt_project
+
+    ws = _workspace(directory, warehouse)
+    built = build_dbt_project(ws)
+    for journey_id, why in built.compiled.skipped.items():
+        err.print(f"[yellow]note[/yellow]: {journey_id} not ticked: {why} is not compiled yet")
+    times = tick_times(_time(at), _time(until) if until else None, parse_duration(every) if every else None)
+    with _progress(len(times) > 1) as progress:
+        task = progress.add_task("ticking", total=len(times))
+        for moment in times:
+            plan = run_tick(ws, built, moment)
+            if send:
+                _dispatch(ws, built.project, moment)
+            if len(times) == 1:
+                state = "already applied, nothing changed" if plan.already_applied else "applied"
+                out.print(f"tick {plan.tick_at:%Y-%m-%d %H:%M:%S} (events loaded by {plan.watermark}): {state}")
+            progress.advance(task)
+
+
+@app.command("send")
+def send_(directory: DirOption = None, warehouse: WarehouseOption = None, at: AtOption = "now") -> None:
+    """Dispatch every due message of the outbox; each outcome becomes a message_events row."""
+    ws = _workspace(directory, warehouse)
+    report = _dispatch(ws, ws.load(), _time(at))
+    out.print(report)
+
+
+def _dispatch(ws, project, now: datetime):  # noqa: ANN001, ANN202
+    import duckdb
+
+    from channel_senders.outbox import dispatch_due
+
+    with duckdb.connect(str(ws.warehouse)) as con:
+        return dispatch_due(con, project.channels, project.templates, now)
+
+
+@app.command()
+def schema(out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None) -> None:
+    """The JSON Schema of a journey file, for editors (e.g. yaml-language-server)."""
+    from journey_compiler.config.journey import Journey
+
+    text = json.dumps(Journey.model_json_schema(by_alias=True), indent=2)
+    if out_file:
+        out_file.write_text(text + "\n")
+    else:
+        sys.stdout.write(text + "\n")
+
+
+@app.command()
+def demo(workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes (recreated).")] = Path("demo"),
+         profiles: Annotated[int, typer.Option(help="Synthetic profiles.")] = 3000,
+         days: Annotated[int, typer.Option(help="Days of signups; the demo ticks one more.")] = 7,
+         every: Annotated[str, typer.Option(help="Tick cadence of the simulated week.")] = "2h") -> None:
+    """A synthetic shop, a simulated week of ticks, real sends to local SMTP/HTTP servers, and the counts."""
+    from journey_compiler.demo.run import run_demo
+
+    run_demo(workdir, profiles=profiles, days=days, every=parse_duration(every), console=out)
+
+
+def _progress(show: bool) -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, disable=not show, transient=False)
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except ConfigErrors as problems:
+        for problem in problems.errors:
+            err.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except JourneysError as problem:
+        err.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as problem:  # click usage errors
+        import click
+
+        if isinstance(problem, click.ClickException):
+            problem.show()
+            sys.exit(problem.exit_code)
+        raise
