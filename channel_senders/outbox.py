@@ -1,7 +1,7 @@
 """The one dispatcher for every channel: send what is due in `journeys.send_queue`, record every outcome.
 
-What is due is decided here, in one query, not by the queue's `status` column: a queued row whose
-`not_before` has passed and that has no outcome in `journeys.message_events` yet. Outcomes are `sent`,
+What is due is decided here, in one query: a queued row whose `not_before` has passed and that has no
+outcome in `journeys.message_events` yet (rows the tick suppressed itself carry status `suppressed`). Outcomes are `sent`,
 `failed` or `suppressed` (or any later provider status); the dispatcher never updates the queue.
 
 Crash between the provider call and the outcome write: the dispatcher prefers a possible duplicate to a
@@ -54,6 +54,7 @@ select q.message_id, q.channel, q.template, q.payload,
        ) as interrupted
 from {SEND_QUEUE} q
 where q.not_before <= $now
+  and q.status in ('queued', $in_flight)
   and not exists (
     select 1 from {MESSAGE_EVENTS} e where e.message_id = q.message_id and e.status <> $in_flight
   )

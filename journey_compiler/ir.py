@@ -13,11 +13,15 @@ from graphlib import TopologicalSorter
 
 from journey_compiler.config import journey as cfg
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import EventCondition
+from journey_compiler.config.rules import EventCondition, Rule
 from journey_compiler.config.warehouse import ColumnType
 from journey_compiler.errors import NotCompilable
+from journey_compiler.sqlgen.segments import unsupported
 
-COMPILED_NODE_KINDS = ("send", "wait", "event_check", "add_tag", "remove_tag", "ab_split", "exit")
+COMPILED_NODE_KINDS = (
+    "send", "wait", "event_check", "wait_for_event", "event_split", "message_status", "segment_check",
+    "segment_split", "add_tag", "remove_tag", "ab_split", "exit",
+)
 
 
 @dataclass(frozen=True)
@@ -44,13 +48,16 @@ class Step:
 class EntryPlan:
     match: EventMatch
     mode: str
+    """`cumulative` / `every` (event trigger) or `without` (event_without: `match`, then not `absent`)."""
     count: int
     starts_at: datetime
     ends_at: datetime | None
-    audience_where: tuple[str, ...]
+    audience: tuple[Rule, ...]
     frequency_max: int | None
     frequency_per: timedelta | None
     reentry: bool
+    absent: EventMatch | None = None
+    absent_within: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,7 @@ class JourneyPlan:
     goals: tuple[GoalPlan, ...]
     start: str
     steps: tuple[Step, ...]
-    profile_attributes: Mapping[str, ColumnType]
+    timezone: str
 
     def step(self, node_id: str) -> Step:
         return next(s for s in self.steps if s.id == node_id)
@@ -99,34 +106,44 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         properties = {k: v for k, v in declared[condition.names[0]].items() if k in shared}
         return EventMatch(condition.names, times or condition.times, condition.where, properties)
 
+    def supported(rule: Rule, where: str) -> Rule:
+        if (missing := unsupported(rule, project)) is not None:
+            raise refuse(f"{where}: {missing}")
+        return rule
+
     entry = journey.entry
-    if entry.event is None or entry.event.mode == "each_of":
-        raise refuse(f"trigger `{entry.trigger_kind}`" + (" mode each_of" if entry.event else ""))
+    trigger = entry.event
+    if trigger is not None and trigger.mode == "each_of":
+        raise refuse("trigger `event` mode each_of")
+    if entry.event_without is not None and entry.event_without.within is None:
+        raise refuse("trigger `event_without` with `by:`")
+    if trigger is None and entry.event_without is None:
+        raise refuse(f"trigger `{entry.trigger_kind}`")
     if journey.quiet_hours is not None:
         raise refuse("journey quiet_hours")
-    if journey.exclusive_with:
-        raise refuse("exclusive_with")
-    audience = [entry.where] if entry.where else []
+    audience = [Rule(where=entry.where)] if entry.where else []
     if entry.audience is not None:
-        if entry.audience.where is None:
-            raise refuse(f"audience `{entry.audience.kind}`")
-        audience.append(entry.audience.where)
-    trigger = entry.event
-    assert trigger.did is not None
+        audience.append(supported(entry.audience, "audience"))
     active_from = naive_utc(journey.active.from_)
-    starts_at = max(active_from, naive_utc(trigger.from_)) if trigger.from_ else active_from
-    ends = [naive_utc(t) for t in (journey.active.until, trigger.until) if t is not None]
-    entry_plan = EntryPlan(
-        match=match(trigger.did, trigger.count),
-        mode=trigger.mode,
-        count=trigger.count,
+    starts_at = max(active_from, naive_utc(trigger.from_)) if trigger and trigger.from_ else active_from
+    ends = [naive_utc(t) for t in (journey.active.until, trigger.until if trigger else None) if t is not None]
+    common = dict(
         starts_at=starts_at,
         ends_at=min(ends) if ends else None,
-        audience_where=tuple(audience),
+        audience=tuple(audience),
         frequency_max=entry.frequency.max if entry.frequency else None,
         frequency_per=entry.frequency.per if entry.frequency else None,
         reentry=entry.reentry,
     )
+    if trigger is not None:
+        assert trigger.did is not None
+        entry_plan = EntryPlan(match=match(trigger.did, trigger.count), mode=trigger.mode, count=trigger.count,
+                               **common)  # type: ignore[arg-type]
+    else:
+        without = entry.event_without
+        assert without is not None
+        entry_plan = EntryPlan(match=match(without.did, 1), mode="without", count=1, absent=match(without.then_not),
+                               absent_within=without.within, **common)  # type: ignore[arg-type]
 
     exits = []
     for rule in journey.exit_when:
@@ -150,8 +167,9 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         node = journey.nodes[node_id]
         kind = cfg.kind_of(node)
         _check_node(node_id, node, kind, refuse)
-        events = {"did": match(node.event_check.did)} if isinstance(node, cfg.EventCheckNode) else {}
-        steps.append(Step(node_id, kind, node, dict(node.successors()), events))
+        for sub in _node_rules(node):
+            supported(sub, f"node {node_id!r}")
+        steps.append(Step(node_id, kind, node, dict(node.successors()), _node_events(node, match)))
 
     return JourneyPlan(
         id=journey.id,
@@ -165,8 +183,29 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         goals=tuple(goals),
         start=journey.start_node,
         steps=tuple(steps),
-        profile_attributes=project.warehouse.attributes,
+        timezone=journey.timezone,
     )
+
+
+def _node_events(node: object, match: Callable[[EventCondition], EventMatch]) -> dict[str, EventMatch]:
+    """Branch name -> the event condition that takes it, for the nodes that wait for events."""
+    if isinstance(node, cfg.EventCheckNode) and node.event_check.did is not None:
+        return {"then": match(node.event_check.did)}
+    if isinstance(node, cfg.WaitForEventNode):
+        return {"happened": match(node.wait_for_event)}
+    if isinstance(node, cfg.EventSplitNode):
+        return {f"branch_{i + 1}": match(b.did) for i, b in enumerate(node.event_split.branches) if b.did}
+    return {}
+
+
+def _node_rules(node: object) -> list[Rule]:
+    if isinstance(node, cfg.SegmentCheckNode):
+        return [node.segment_check]
+    if isinstance(node, cfg.SegmentSplitNode):
+        return list(node.segment_split.branches)
+    if isinstance(node, cfg.SendNode) and node.send.blacklist is not None:
+        return [Rule(segment=node.send.blacklist)]
+    return []
 
 
 def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], NotCompilable]) -> None:
@@ -176,13 +215,14 @@ def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], N
     if kind not in COMPILED_NODE_KINDS:
         no(f"node kind `{kind}`")
     if isinstance(node, cfg.SendNode):
-        spec = node.send
-        for option in ("subject", "quiet_hours", "blacklist", "cap_whitelist", "non_trading_day"):
-            if getattr(spec, option) is not None:
+        for option in ("subject", "cap_whitelist", "non_trading_day"):
+            if getattr(node.send, option) is not None:
                 no(f"send option `{option}`")
-        if node.on_sent or node.on_failed or node.on_suppressed:
-            no("send outcome branches")
     if isinstance(node, cfg.WaitNode) and node.wait.form != "for":
         no(f"wait `{node.wait.form}`")
     if isinstance(node, cfg.EventCheckNode) and node.event_check.did is None:
         no("event_check without `did`")
+    if isinstance(node, cfg.EventSplitNode) and any(b.did is None for b in node.event_split.branches):
+        no("event_split branch with `did_not`")
+    if isinstance(node, cfg.SegmentSplitNode) and node.segment_split.mode == "all_matches":
+        no("segment_split mode all_matches")

@@ -54,10 +54,10 @@ def render_sql(query: exp.Expression) -> str:
     return _PLACEHOLDER.sub(lambda m: "{{ ref('" + m.group(1) + "') }}", sql) + "\n"
 
 
-def render_journey(plan: JourneyPlan, source: str) -> str:
+def render_journey(plan: JourneyPlan, project: Project, source: str) -> str:
     header = GENERATED_HEADER.format(source=source)
     config = HISTORY_CONFIG.format(journey_id=plan.id, version=plan.version)
-    return header + config + "\n" + render_sql(JourneySql(plan).build())
+    return header + config + "\n" + render_sql(JourneySql(plan, project).build())
 
 
 def render_sources(project: Project) -> str:
@@ -87,7 +87,7 @@ def compile_project(project: Project) -> CompiledProject:
             skipped[journey_id] = err.what
             continue
         source = project.origin("journeys", journey_id).doc.file
-        files[f"{model_name(journey_id)}.sql"] = render_journey(plan, source)
+        files[f"{model_name(journey_id)}.sql"] = render_journey(plan, project, source)
         compiled.append(journey_id)
     files["int_journey_records__empty.sql"] = (
         "{{ config(materialized='view') }}\n-- The typed, empty history a journey reads before its first tick.\n"

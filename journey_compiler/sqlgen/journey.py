@@ -16,10 +16,14 @@ from datetime import datetime, timedelta
 from sqlglot import exp
 
 from journey_compiler.config import journey as cfg
+from journey_compiler.config.project import Project
+from journey_compiler.config.rules import Rule
 from journey_compiler.expressions import compile_filter, json_columns
 from journey_compiler.ir import EventMatch, JourneyPlan, Step
 from journey_compiler.sqlgen.ids import BUCKETS, bucket, stable_id
+from journey_compiler.sqlgen.localtime import in_window, next_clock, to_local, to_utc
 from journey_compiler.sqlgen.records import record_select
+from journey_compiler.sqlgen.segments import SegmentSql
 
 PATH_COLUMNS = ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group", "exit_at", "arrived_at", "carried")
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
@@ -73,10 +77,12 @@ def left_node() -> exp.Expression:
 class JourneySql:
     """Builds the tick query of one journey; `visit_<kind>` methods give each node kind its step CTE."""
 
-    def __init__(self, plan: JourneyPlan) -> None:
+    def __init__(self, plan: JourneyPlan, project: Project) -> None:
         self.plan = plan
         self.ctes: list[tuple[str, exp.Expression]] = []
         self.records: list[exp.Select] = []
+        self.segments = SegmentSql(project, exp.to_table("known_events"), ref("stg_raw__profiles"),
+                                   ref("stg_raw__profile_tags"))
 
     # ------------------------------------------------------------------ helpers
 
@@ -99,10 +105,6 @@ class JourneySql:
             return names
         columns = json_columns(col("properties", alias), match.properties)
         return exp.and_(names, compile_filter(match.where, columns))
-
-    def profile_filter(self, text: str, alias: str = "p") -> exp.Expression:
-        columns = {name: col(name, alias) for name in PROFILE_COLUMNS if name != "attributes"}
-        return compile_filter(text, columns | json_columns(col("attributes", alias), self.plan.profile_attributes))
 
     def nth_event(self, name: str, source: str, match: EventMatch, lower: exp.Expression,
                   upper: exp.Expression) -> str:
@@ -167,25 +169,36 @@ class JourneySql:
         ordinal = exp.Window(this=exp.RowNumber(), partition_by=[col("profile_id", "e")],
                              order=exp.Order(expressions=[exp.Ordered(this=col("event_time", "e")),
                                                           exp.Ordered(this=col("event_id", "e"))]))
+        entry_at: exp.Expression = col("event_time", "e")
+        conditions = [self.event_filter(entry.match), *window]
+        if entry.mode == "without":
+            assert entry.absent is not None and entry.absent_within is not None
+            # enters when the window after the event closes without the other event
+            entry_at = plus(col("event_time", "e"), entry.absent_within)
+            absent = exp.select("1").from_(aliased("known_events", "b")).where(exp.and_(
+                exp.EQ(this=col("profile_id", "b"), expression=col("profile_id", "e")),
+                self.event_filter(entry.absent, "b"),
+                exp.GTE(this=col("event_time", "b"), expression=col("event_time", "e")),
+                exp.LTE(this=col("event_time", "b"), expression=entry_at.copy()),
+                exp.NEQ(this=col("event_id", "b"), expression=col("event_id", "e"))))
+            conditions += [exp.LTE(this=entry_at.copy(), expression=tick_col("horizon")), exp.not_(exp.Exists(this=absent))]
         self.cte("trigger_events", exp.select(
             col("profile_id", "e"), exp.alias_(col("event_id", "e"), "trigger_event_id"),
-            exp.alias_(col("event_time", "e"), "entry_at"), exp.alias_(ordinal, "occurrence"))
-            .from_(exp.alias_(exp.to_table("known_events"), "e", table=True))
-            .where(exp.and_(self.event_filter(entry.match), *window)))
+            exp.alias_(entry_at, "entry_at"), exp.alias_(ordinal, "occurrence"))
+            .from_(aliased("known_events", "e")).join("tick", join_type="cross")
+            .where(exp.and_(*conditions)))
         nth = (exp.EQ(this=col("occurrence"), expression=lit(entry.count)) if entry.mode == "cumulative" else
                exp.EQ(this=exp.Mod(this=col("occurrence"), expression=lit(entry.count)), expression=lit(0)))
         entry_id = stable_id(lit(plan.id), col("profile_id", "t"), col("trigger_event_id", "t"))
         candidates = (exp.select(exp.alias_(entry_id, "entry_id"), col("profile_id", "t"),
                                  col("trigger_event_id", "t"), col("entry_at", "t"))
-                      .from_(exp.alias_(exp.to_table("trigger_events"), "t", table=True)).where(nth))
-        # cumulative mode enters once per profile; `every` once per triggering occurrence
-        key = "profile_id" if entry.mode == "cumulative" else "entry_id"
-        candidates = candidates.where(exp.not_(exp.Exists(this=exp.select("1").from_("state").where(
-            exp.EQ(this=col(key, "state"), expression=col(key, "t"))))))
-        for where in entry.audience_where:
-            candidates = candidates.join(exp.alias_(ref("stg_raw__profiles"), "p", table=True), join_type="inner",
-                                         on=exp.and_(exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", "t")),
-                                                     self.profile_filter(where)))
+                      .from_(aliased("trigger_events", "t")).where(nth))
+        # cumulative mode enters once per profile; the other modes once per triggering occurrence
+        known = (exp.EQ(this=col("profile_id", "state"), expression=col("profile_id", "t")) if entry.mode == "cumulative"
+                 else exp.EQ(this=col("entry_id", "state"), expression=entry_id.copy()))
+        candidates = candidates.where(exp.not_(exp.Exists(this=exp.select("1").from_("state").where(known))))
+        for rule in entry.audience:
+            candidates = candidates.where(self.segments.predicate(rule, col("profile_id", "t"), col("entry_at", "t")))
         self.cte("entry_candidates", candidates)
         admitted = exp.select("*").from_("entry_candidates")
         rank = exp.Window(this=exp.RowNumber(), partition_by=[col("profile_id")],
@@ -268,22 +281,79 @@ class JourneySql:
         self.outcome(step, ab_group)
 
     def instant(self, step: Step, branch: exp.Expression) -> exp.Select:
-        return exp.select("*", exp.alias_(col("arrived_at"), "due_at"), exp.alias_(branch, "branch")).from_(f"at_{step.id}")
+        return self.instant_from(f"at_{step.id}", branch)
+
+    @staticmethod
+    def instant_from(source: str, branch: exp.Expression) -> exp.Select:
+        """A node that answers the moment a profile arrives."""
+        return exp.select("*", exp.alias_(col("arrived_at"), "due_at"), exp.alias_(branch, "branch")).from_(source)
 
     def visit_send(self, step: Step) -> tuple[exp.Select, exp.Expression]:
-        spec = step.node.send  # type: ignore[attr-defined]
-        self.record(aliased(f"out_{step.id}", "o").sql(), left_node(), {
-            "record": lit("send"), "logical_at": col("left_at", "o"), "entry_id": col("entry_id", "o"),
-            "profile_id": col("profile_id", "o"), "node_id": lit(step.id),
-            "message_id": stable_id(lit(self.plan.id), col("entry_id", "o"), lit(step.id), col("profile_id", "o")),
+        """Create the message on arrival (unless the profile exits first); wait for its outcome if the node
+        branches on it. Blacklists and quiet hours with `drop` suppress it here, at its logical time."""
+        spec: cfg.SendSpec = step.node.send  # type: ignore[attr-defined]
+        at = f"at_{step.id}"
+        local_tz = exp.func("COALESCE", col("timezone", "p"), lit(self.plan.timezone))
+        local = to_local(col("arrived_at", at), local_tz)
+        suppressed, not_before = [], col("arrived_at", at)
+        if spec.blacklist is not None:
+            listed = self.segments.predicate(Rule(segment=spec.blacklist), col("profile_id", at), col("arrived_at", at))
+            suppressed.append(exp.If(this=listed, true=lit("blacklist")))
+        if spec.quiet_hours is not None:
+            quiet = spec.quiet_hours
+            inside = in_window(local, quiet.from_, quiet.to)
+            if quiet.policy == "drop":
+                suppressed.append(exp.If(this=inside, true=lit("quiet_hours")))
+            else:
+                resume = to_utc(next_clock(local, quiet.to), local_tz)
+                not_before = exp.Case(ifs=[exp.If(this=inside, true=resume)], default=col("arrived_at", at))
+        message_id = stable_id(lit(self.plan.id), col("entry_id", at), lit(step.id), col("profile_id", at))
+        prepared = self.cte(f"message_{step.id}", exp.select(
+            f"{at}.*", exp.alias_(message_id, "message_id"),
+            exp.alias_(exp.Case(ifs=suppressed) if suppressed else exp.cast(exp.null(), "TEXT"), "suppressed_by"),
+            exp.alias_(not_before, "not_before"))
+            .from_(at).join(aliased(ref("stg_raw__profiles"), "p"), join_type="left",
+                            on=exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", at))))
+        created = exp.and_(exp.not_(col("carried", "o")),
+                           exp.or_(exp.Is(this=col("exit_at", "o"), expression=exp.null()),
+                                   exp.GT(this=col("exit_at", "o"), expression=col("arrived_at", "o"))))
+        self.record(aliased(f"step_{step.id}", "o").sql(), created, {
+            "record": lit("send"), "logical_at": col("arrived_at", "o"), "entry_id": col("entry_id", "o"),
+            "profile_id": col("profile_id", "o"), "node_id": lit(step.id), "message_id": col("message_id", "o"),
             "recipient_id": col("profile_id", "o"), "channel": lit(spec.channel), "template": lit(spec.template),
-            "payload": self.payload(), "priority": lit(self.plan.priority), "not_before": col("left_at", "o"),
-            "ab_group": col("ab_group", "o"),
+            "payload": self.payload(), "priority": lit(self.plan.priority), "not_before": col("not_before", "o"),
+            "ab_group": col("ab_group", "o"), "reason": col("suppressed_by", "o"),
+            "status": exp.Case(ifs=[exp.If(this=exp.Is(this=col("suppressed_by", "o"), expression=exp.null()),
+                                           true=lit("queued"))], default=lit("suppressed")),
         }, joins=(
             (aliased(ref("stg_raw__profiles"), "p"), exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", "o"))),
             (aliased("known_events", "ev"), exp.EQ(this=col("event_id", "ev"), expression=col("trigger_event_id", "o"))),
         ))
-        return self.instant(step, lit("next")), col("ab_group")
+        outcomes = {b: t for b, t in step.successors.items() if b.startswith("on_")}
+        if not outcomes:
+            return self.instant_from(prepared, lit("next")), col("ab_group")
+        # wait for the first final outcome the senders recorded (or the suppression decided here)
+        outcome = exp.select("message_id", exp.alias_(exp.func("MIN", col("status_at")), "status_at"),
+                             exp.alias_(exp.func("ARG_MIN", col("status"), col("status_at")), "status")).from_(
+            ref("stg_control__message_events")).join("tick", join_type="cross").where(exp.and_(
+                exp.In(this=col("status"), expressions=[lit(v) for v in ("sent", "failed", "suppressed")]),
+                exp.LTE(this=col("status_at"), expression=tick_col("tick_at")))).group_by("message_id")
+        self.cte(f"outcome_{step.id}", outcome)
+        sent_branch = "on_sent" if "on_sent" in outcomes else ("next" if "next" in step.successors else "on_sent")
+        branch = exp.Case(ifs=[
+            exp.If(this=exp.Is(this=col("suppressed_by", "m"), expression=exp.null()).not_(), true=lit("on_suppressed")),
+            exp.If(this=exp.EQ(this=col("status", "r"), expression=lit("sent")), true=lit(sent_branch))],
+            default=exp.DPipe(this=lit("on_"), expression=col("status", "r")))
+        # (GREATEST ignores NULLs on some engines: no outcome yet must stay NULL, i.e. keep waiting)
+        due = exp.Case(ifs=[exp.If(this=exp.Is(this=col("suppressed_by", "m"), expression=exp.null()).not_(),
+                                   true=col("arrived_at", "m")),
+                            exp.If(this=exp.Is(this=col("status_at", "r"), expression=exp.null()), true=exp.null())],
+                       default=exp.func("GREATEST", col("status_at", "r"), col("arrived_at", "m")))
+        query = (exp.select("m.*", exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
+                 .from_(aliased(prepared, "m"))
+                 .join(aliased(f"outcome_{step.id}", "r"), join_type="left",
+                       on=exp.EQ(this=col("message_id", "r"), expression=col("message_id", "m"))))
+        return query, col("ab_group")
 
     def visit_add_tag(self, step: Step) -> tuple[exp.Select, exp.Expression]:
         return self.tagging(step, step.node.add_tag, removed=False)  # type: ignore[attr-defined]
@@ -308,20 +378,65 @@ class JourneySql:
                 .from_(f"at_{step.id}").join("tick", join_type="cross")), col("ab_group")
 
     def visit_event_check(self, step: Step) -> tuple[exp.Select, exp.Expression]:
-        spec: cfg.EventCheckSpec = step.node.event_check  # type: ignore[attr-defined]
-        closes = plus(col("arrived_at"), spec.within)
-        hits = self.nth_event(f"hits_{step.id}", f"at_{step.id}", step.events["did"], col("arrived_at", "s"),
-                              exp.func("LEAST", plus(col("arrived_at", "s"), spec.within), tick_col("horizon")))
-        hit = col("event_time", "h")
-        due = exp.func("COALESCE", hit, exp.Case(ifs=[exp.If(this=exp.LTE(this=closes, expression=tick_col("horizon")),
-                                                             true=closes)]))
-        branch = exp.Case(ifs=[exp.If(this=exp.Is(this=hit, expression=exp.null()).not_(), true=lit("then"))],
-                          default=lit("else"))
-        query = (exp.select(f"at_{step.id}.*", exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
-                 .from_(f"at_{step.id}").join("tick", join_type="cross")
-                 .join(exp.alias_(exp.to_table(hits), "h", table=True), join_type="left",
-                       on=exp.EQ(this=col("entry_id", "h"), expression=col("entry_id", f"at_{step.id}"))))
+        return self.event_race(step, step.node.event_check.within, "else")  # type: ignore[attr-defined]
+
+    def visit_wait_for_event(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        return self.event_race(step, step.node.wait_for_event.within, "timeout")  # type: ignore[attr-defined]
+
+    def visit_event_split(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        return self.event_race(step, step.node.event_split.within, "else")  # type: ignore[attr-defined]
+
+    def event_race(self, step: Step, within: timedelta, otherwise: str) -> tuple[exp.Select, exp.Expression]:
+        """Wait at the node: the first branch whose event condition is met inside the window wins, at that
+        event's time; if none is met, `otherwise` when the window closes. (event_check, wait_for_event,
+        event_split are all this.)"""
+        at = f"at_{step.id}"
+        closes = plus(col("arrived_at", at), within)
+        upper = exp.func("LEAST", plus(col("arrived_at", "s"), within), tick_col("horizon"))
+        hits = []
+        query = exp.select(f"{at}.*").from_(at).join("tick", join_type="cross")
+        for i, (branch, match) in enumerate(step.events.items()):
+            alias = f"h{i + 1}"
+            name = self.nth_event(f"hits_{step.id}_{i + 1}", at, match, col("arrived_at", "s"), upper)
+            query = query.join(aliased(name, alias), join_type="left",
+                               on=exp.EQ(this=col("entry_id", alias), expression=col("entry_id", at)))
+            hits.append((branch, col("event_time", alias)))
+        first = exp.func("LEAST", *(h for _, h in hits)) if len(hits) > 1 else hits[0][1]
+        window_closed = exp.Case(ifs=[exp.If(this=exp.LTE(this=closes, expression=tick_col("horizon")), true=closes)])
+        branch = exp.Case(ifs=[exp.If(this=exp.EQ(this=h.copy(), expression=first.copy()), true=lit(b)) for b, h in hits],
+                          default=lit(otherwise))
+        query = query.select(exp.alias_(exp.func("COALESCE", first, window_closed), "due_at"),
+                             exp.alias_(branch, "branch"))
         return query, col("ab_group")
+
+    def visit_message_status(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        spec: cfg.MessageStatusSpec = step.node.message_status  # type: ignore[attr-defined]
+        at = f"at_{step.id}"
+        message_id = stable_id(lit(self.plan.id), col("entry_id", at), lit(spec.of), col("profile_id", at))
+        closes = plus(col("arrived_at", at), spec.within)
+        seen = (exp.select(exp.func("MIN", col("status_at", "me"))).from_(aliased(ref("stg_control__message_events"), "me"))
+                .where(exp.and_(
+                    exp.EQ(this=col("message_id", "me"), expression=message_id),
+                    exp.In(this=col("status", "me"), expressions=[lit(v) for v in spec.is_]),
+                    exp.GTE(this=col("status_at", "me"), expression=col("arrived_at", at)),
+                    exp.LTE(this=col("status_at", "me"), expression=exp.func("LEAST", closes.copy(), tick_col("tick_at"))))))
+        hit = seen.subquery()
+        due = exp.func("COALESCE", hit, exp.Case(ifs=[exp.If(this=exp.LTE(this=closes, expression=tick_col("horizon")),
+                                                              true=closes.copy())]))
+        branch = exp.Case(ifs=[exp.If(this=exp.Is(this=hit.copy(), expression=exp.null()).not_(), true=lit("then"))],
+                          default=lit("else"))
+        return (exp.select(f"{at}.*", exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
+                .from_(at).join("tick", join_type="cross")), col("ab_group")
+
+    def visit_segment_check(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        member = self.segments.predicate(step.node.segment_check, col("profile_id"), col("arrived_at"))  # type: ignore[attr-defined]
+        return self.instant(step, exp.Case(ifs=[exp.If(this=member, true=lit("then"))], default=lit("else"))), col("ab_group")
+
+    def visit_segment_split(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        spec: cfg.SegmentSplitSpec = step.node.segment_split  # type: ignore[attr-defined]
+        ifs = [exp.If(this=self.segments.predicate(branch, col("profile_id"), col("arrived_at")), true=lit(f"branch_{i + 1}"))
+               for i, branch in enumerate(spec.branches)]
+        return self.instant(step, exp.Case(ifs=ifs, default=lit("else"))), col("ab_group")
 
     def visit_ab_split(self, step: Step) -> tuple[exp.Select, exp.Expression]:
         branches: list[cfg.AbBranch] = step.node.ab_split  # type: ignore[attr-defined]

@@ -204,7 +204,7 @@ def enqueue(con: duckdb.DuckDBPyConnection) -> Enqueue:
     ) -> str:
         data = body if body is not None else _payload()
         con.execute(
-            f"insert into {SEND_QUEUE} values (?, 'welcome', 'send_1', 'e1', ?, ?, ?, ?, ?, ?, ?, ?, 'x')",
+            f"insert into {SEND_QUEUE} values (?, 'welcome', 'send_1', 'e1', ?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
             [
                 message_id,
                 data["profile"]["profile_id"],

@@ -1,4 +1,5 @@
-{#- The outbox: one row per message; status is the latest outcome the senders recorded, else queued. -#}
+{#- The outbox: one row per message. status: the latest outcome the senders recorded, else `queued`, or
+    `suppressed` when the tick itself suppressed it (blacklist, quiet hours with drop; see suppressed_by). -#}
 with records as (
     select * from {{ ref('int_journey_records') }}
 ),
@@ -32,8 +33,9 @@ final as (
         sends.tick_at,
         sends.logical_at as created_at,
         sends.ab_group,
-        coalesce(latest_status.status, 'queued') as status,
+        coalesce(latest_status.status, sends.status) as status,
         latest_status.status_at,
+        sends.reason as suppressed_by,
     from records as sends
     left join latest_status on latest_status.message_id = sends.message_id
     where sends.record = 'send'

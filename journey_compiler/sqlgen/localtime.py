@@ -1,0 +1,48 @@
+"""Local wall-clock arithmetic in SQL: the one place UTC timestamps meet a profile's timezone.
+
+Timestamps in the warehouse are naive UTC; a local rule (quiet hours, "at 08:00") converts to the profile's
+timezone (else the journey's), decides there, and converts the answer back to UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+
+from sqlglot import exp
+
+
+def to_local(utc: exp.Expression, timezone: exp.Expression) -> exp.Expression:
+    return exp.ConvertTimezone(source_tz=exp.Literal.string("UTC"), target_tz=timezone.copy(), timestamp=utc.copy())
+
+
+def to_utc(local: exp.Expression, timezone: exp.Expression) -> exp.Expression:
+    converted = exp.ConvertTimezone(source_tz=timezone.copy(), target_tz=exp.Literal.string("UTC"),
+                                    timestamp=local.copy())
+    return exp.cast(converted, "TIMESTAMP")
+
+
+def minute_of_day(local: exp.Expression) -> exp.Expression:
+    hours = exp.Extract(this=exp.var("HOUR"), expression=local.copy())
+    minutes = exp.Extract(this=exp.var("MINUTE"), expression=local.copy())
+    return exp.Add(this=exp.Mul(this=hours, expression=exp.Literal.number(60)), expression=minutes)
+
+
+def _minutes(clock: time) -> exp.Expression:
+    return exp.Literal.number(clock.hour * 60 + clock.minute)
+
+
+def in_window(local: exp.Expression, start: time, end: time) -> exp.Expression:
+    """Is the local time inside [start, end)? A window with start > end wraps midnight (22:00-08:00)."""
+    now = minute_of_day(local)
+    after_start = exp.GTE(this=now, expression=_minutes(start))
+    before_end = exp.LT(this=now.copy(), expression=_minutes(end))
+    return exp.paren(exp.and_(after_start, before_end) if start < end else exp.or_(after_start, before_end))
+
+
+def next_clock(local: exp.Expression, clock: time) -> exp.Expression:
+    """The first local instant at `clock` that is not before `local` (today's, else tomorrow's)."""
+    midnight = exp.TimestampTrunc(this=local.copy(), unit=exp.var("DAY"))
+    today = exp.Add(this=midnight, expression=exp.Interval(this=_minutes(clock), unit=exp.var("MINUTE")))
+    tomorrow = exp.Add(this=today.copy(), expression=exp.Interval(this=exp.Literal.number(1), unit=exp.var("DAY")))
+    return exp.Case(ifs=[exp.If(this=exp.GTE(this=today.copy(), expression=local.copy()), true=today)],
+                    default=tomorrow)

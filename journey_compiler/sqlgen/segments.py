@@ -1,0 +1,98 @@
+"""Segment rules -> a boolean SQL predicate about one profile at one logical time.
+
+Each rule becomes a correlated condition on `profile_id` (EXISTS / COUNT subqueries), so a segment can be
+asked anywhere a profile row is at hand: an audience, a send's blacklist, a segment check. Behaviour counts
+events up to the logical time `at` only, so the answer does not depend on when the tick ran.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from journey_compiler.config.project import Project
+from journey_compiler.config.rules import EventCondition, Rule
+from journey_compiler.expressions import compile_filter, json_columns
+
+PROFILE_FIELDS = ("profile_id", "email", "phone", "timezone")
+
+
+def unsupported(rule: Rule, project: Project) -> str | None:
+    """What in this rule (or a segment it names) is not compiled yet, if anything."""
+    if rule.kind in ("left_segment", "detail"):
+        return f"segment rule `{rule.kind}`"
+    children = [*(rule.all or []), *(rule.any or []), *([rule.not_] if rule.not_ else [])]
+    if rule.segment is not None:
+        children.append(project.segments[rule.segment].rule)
+    return next((found for child in children if (found := unsupported(child, project))), None)
+
+
+class SegmentSql:
+    def __init__(self, project: Project, events: exp.Expression, profiles: exp.Expression,
+                 tags: exp.Expression) -> None:
+        self.project = project
+        self.events, self.profiles, self.tags = events, profiles, tags
+
+    def predicate(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        visit = getattr(self, f"visit_{rule.kind}")
+        return visit(rule, profile_id, at)
+
+    def visit_all(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        return exp.and_(*(self.predicate(r, profile_id, at) for r in rule.all or []))
+
+    def visit_any(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        return exp.paren(exp.or_(*(self.predicate(r, profile_id, at) for r in rule.any or [])))
+
+    def visit_not(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        assert rule.not_ is not None
+        return exp.not_(self.predicate(rule.not_, profile_id, at))
+
+    def visit_segment(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        assert rule.segment is not None
+        return exp.paren(self.predicate(self.project.segments[rule.segment].rule, profile_id, at))
+
+    def visit_where(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        assert rule.where is not None
+        alias = "sp"
+        columns = {name: exp.column(name, alias) for name in PROFILE_FIELDS}
+        columns |= json_columns(exp.column("attributes", alias), self.project.warehouse.attributes)
+        return exp.Exists(this=exp.select("1").from_(exp.alias_(self.profiles.copy(), alias, table=True)).where(
+            exp.and_(exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
+                     compile_filter(rule.where, columns))))
+
+    def visit_tag(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        alias = "st"
+        return exp.Exists(this=exp.select("1").from_(exp.alias_(self.tags.copy(), alias, table=True)).where(exp.and_(
+            exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
+            exp.EQ(this=exp.column("tag", alias), expression=exp.Literal.string(rule.tag or "")),
+            exp.LTE(this=exp.column("tagged_at", alias), expression=at.copy()))))
+
+    def visit_did(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        assert rule.did is not None
+        return self.did(rule.did, profile_id, at)
+
+    def visit_did_not(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        assert rule.did_not is not None
+        return exp.not_(self.did(rule.did_not, profile_id, at))
+
+    def did(self, condition: EventCondition, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        """Did the profile do any of the events `times` times, in the last `within_last` before `at`?"""
+        alias = "se"
+        declared = self.project.warehouse.events
+        conditions = [
+            exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
+            exp.In(this=exp.column("event_name", alias), expressions=[exp.Literal.string(n) for n in condition.names]),
+            exp.LTE(this=exp.column("event_time", alias), expression=at.copy()),
+        ]
+        if condition.within_last is not None:
+            since = exp.Sub(this=at.copy(), expression=exp.Interval(
+                this=exp.Literal.number(int(condition.within_last.total_seconds())), unit=exp.var("SECOND")))
+            conditions.append(exp.GT(this=exp.column("event_time", alias), expression=since))
+        if condition.where is not None:
+            shared = set.intersection(*(set(declared[n]) for n in condition.names))
+            types = {k: v for k, v in declared[condition.names[0]].items() if k in shared}
+            conditions.append(compile_filter(condition.where, json_columns(exp.column("properties", alias), types)))
+        events = exp.alias_(self.events.copy(), alias, table=True)
+        if condition.times == 1:
+            return exp.Exists(this=exp.select("1").from_(events).where(exp.and_(*conditions)))
+        count = exp.select(exp.func("COUNT", exp.Star())).from_(events).where(exp.and_(*conditions))
+        return exp.GTE(this=count.subquery(), expression=exp.Literal.number(condition.times))
