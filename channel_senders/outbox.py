@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from channel_senders.delivery_rules import DeliveryRules
 from channel_senders.protocol import (
     IN_FLIGHT,
     ChannelUnavailable,
@@ -149,11 +150,13 @@ def dispatch_due(
     limit: int | None = None,
     max_attempts: int = 3,
     backoff: float = 0.2,
+    rules: DeliveryRules | None = None,
 ) -> DispatchReport:
     """Send every message due at `now` (at most `limit`, most important first) and record the outcomes.
 
     `now` (UTC) decides what is due and stamps every event row, so backfills and tests are reproducible.
     Running it again sends nothing twice: a message with an outcome is never picked again.
+    `rules` (caps, exclusive journeys) suppress what may not go out; see delivery_rules.
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
@@ -162,11 +165,12 @@ def dispatch_due(
         _Due(*row)
         for row in con.execute(_DUE_SQL, {"now": now, "in_flight": IN_FLIGHT, "limit": limit}).fetchall()
     ]
+    blocked = (rules or DeliveryRules()).blocked(con, [row.message_id for row in due], now)
     report = DispatchReport()
     with _Channels(channels) as open_channels:
         for start in range(0, len(due), _CHUNK):
             chunk = due[start : start + _CHUNK]
-            outcomes = _dispatch_chunk(con, chunk, templates, open_channels, now, max_attempts, backoff)
+            outcomes = _dispatch_chunk(con, chunk, templates, open_channels, now, max_attempts, backoff, blocked)
             report.counts.update((row.channel, outcomes[row.message_id].status) for row in chunk)
     return report
 
@@ -179,11 +183,15 @@ def _dispatch_chunk(
     now: datetime,
     max_attempts: int,
     backoff: float,
+    blocked: dict[str, str],
 ) -> dict[str, SendResult]:
     """Mark the chunk's sendable messages `sending`, send them, then write every outcome in one batch."""
     outcomes: dict[str, SendResult] = {}
     outgoing: list[OutgoingMessage] = []
     for row in chunk:
+        if row.message_id in blocked:
+            outcomes[row.message_id] = SendResult("suppressed", blocked[row.message_id])
+            continue
         prepared = _prepare(row, templates, open_channels)
         if isinstance(prepared, OutgoingMessage):
             outgoing.append(prepared)

@@ -135,10 +135,11 @@ def send_(directory: DirOption = None, warehouse: WarehouseOption = None, at: At
 def _dispatch(ws, project, now: datetime):  # noqa: ANN001, ANN202
     import duckdb
 
+    from channel_senders.delivery_rules import DeliveryRules
     from channel_senders.outbox import dispatch_due
 
     with duckdb.connect(str(ws.warehouse)) as con:
-        return dispatch_due(con, project.channels, project.templates, now)
+        return dispatch_due(con, project.channels, project.templates, now, rules=DeliveryRules.from_project(project))
 
 
 @app.command()

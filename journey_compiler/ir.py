@@ -203,8 +203,8 @@ def _node_rules(node: object) -> list[Rule]:
         return [node.segment_check]
     if isinstance(node, cfg.SegmentSplitNode):
         return list(node.segment_split.branches)
-    if isinstance(node, cfg.SendNode) and node.send.blacklist is not None:
-        return [Rule(segment=node.send.blacklist)]
+    if isinstance(node, cfg.SendNode):
+        return [Rule(segment=name) for name in (node.send.blacklist, node.send.cap_whitelist) if name]
     return []
 
 
@@ -215,7 +215,7 @@ def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], N
     if kind not in COMPILED_NODE_KINDS:
         no(f"node kind `{kind}`")
     if isinstance(node, cfg.SendNode):
-        for option in ("subject", "cap_whitelist", "non_trading_day"):
+        for option in ("subject", "non_trading_day"):
             if getattr(node.send, option) is not None:
                 no(f"send option `{option}`")
     if isinstance(node, cfg.WaitNode) and node.wait.form != "for":

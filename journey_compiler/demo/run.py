@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from channel_senders.delivery_rules import DeliveryRules
 from channel_senders.loopback import LocalHttpServer, LocalSmtpServer
 from channel_senders.outbox import dispatch_due
 from journey_compiler.demo.shop import generate_shop
@@ -31,7 +32,8 @@ DEMO_JOURNEYS = ("welcome_series", "cart_abandonment")
 _NODE_COUNTS = """
 with daily as (
     select journey_id, node_id, sum(arrived) as arrived, sum(completed) as completed, sum(exited) as exited,
-           sum(messages) as messages, sum(sent) as sent, sum(failed) as failed
+           sum(messages) as messages, sum(sent) as sent, sum(failed) as failed,
+           sum(suppressed) as suppressed
     from journeys.journey_node_daily
     group by all
 ),
@@ -42,7 +44,7 @@ waiting as (
     group by all
 )
 select daily.journey_id, daily.node_id, daily.arrived, coalesce(waiting.waiting, 0), daily.completed,
-       daily.exited, daily.messages, daily.sent, daily.failed
+       daily.exited, daily.messages, daily.sent, daily.failed, daily.suppressed
 from daily
 left join waiting using (journey_id, node_id)
 order by daily.journey_id, daily.arrived desc, daily.node_id
@@ -84,6 +86,7 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
         while moment <= shop.end:
             ticks.append(moment)
             moment += every
+        rules = DeliveryRules.from_project(built.project)
         sent = 0
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console) as progress:
@@ -91,7 +94,7 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
             for moment in ticks:
                 run_tick(workspace, built, moment)
                 with duckdb.connect(str(warehouse)) as con:
-                    report = dispatch_due(con, built.project.channels, built.project.templates, moment)
+                    report = dispatch_due(con, built.project.channels, built.project.templates, moment, rules=rules)
                 sent += report.total("sent")
                 progress.update(task, advance=1, description=f"tick {moment:%a %m-%d %H:%M}")
         run_dbt(built.dbt_dir, warehouse, ["run", "--select", "journey_node_daily"])
@@ -110,7 +113,8 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
 
 def _table(rows: list[tuple]) -> Table:
     table = Table(title="Journeys after the simulated week (per node)")
-    for name in ("journey", "node", "arrived", "waiting now", "completed", "exited", "messages", "sent", "failed"):
+    for name in ("journey", "node", "arrived", "waiting now", "completed", "exited", "messages", "sent", "failed",
+                 "suppressed"):
         table.add_column(name, justify="left" if name in ("journey", "node") else "right")
     for row in rows:
         table.add_row(*(str(v) for v in row))

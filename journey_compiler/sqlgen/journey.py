@@ -81,6 +81,7 @@ class JourneySql:
         self.plan = plan
         self.ctes: list[tuple[str, exp.Expression]] = []
         self.records: list[exp.Select] = []
+        self.cap_whitelist = project.channels.cap_whitelist
         self.segments = SegmentSql(project, exp.to_table("known_events"), ref("stg_raw__profiles"),
                                    ref("stg_raw__profile_tags"))
 
@@ -308,8 +309,11 @@ class JourneySql:
                 resume = to_utc(next_clock(local, quiet.to), local_tz)
                 not_before = exp.Case(ifs=[exp.If(this=inside, true=resume)], default=col("arrived_at", at))
         message_id = stable_id(lit(self.plan.id), col("entry_id", at), lit(step.id), col("profile_id", at))
+        whitelist = spec.cap_whitelist or self.cap_whitelist
+        exempt = (self.segments.predicate(Rule(segment=whitelist), col("profile_id", at), col("arrived_at", at))
+                  if whitelist else exp.false())
         prepared = self.cte(f"message_{step.id}", exp.select(
-            f"{at}.*", exp.alias_(message_id, "message_id"),
+            f"{at}.*", exp.alias_(message_id, "message_id"), exp.alias_(exempt, "cap_exempt"),
             exp.alias_(exp.Case(ifs=suppressed) if suppressed else exp.cast(exp.null(), "TEXT"), "suppressed_by"),
             exp.alias_(not_before, "not_before"))
             .from_(at).join(aliased(ref("stg_raw__profiles"), "p"), join_type="left",
@@ -322,7 +326,7 @@ class JourneySql:
             "profile_id": col("profile_id", "o"), "node_id": lit(step.id), "message_id": col("message_id", "o"),
             "recipient_id": col("profile_id", "o"), "channel": lit(spec.channel), "template": lit(spec.template),
             "payload": self.payload(), "priority": lit(self.plan.priority), "not_before": col("not_before", "o"),
-            "ab_group": col("ab_group", "o"), "reason": col("suppressed_by", "o"),
+            "ab_group": col("ab_group", "o"), "reason": col("suppressed_by", "o"), "cap_exempt": col("cap_exempt", "o"),
             "status": exp.Case(ifs=[exp.If(this=exp.Is(this=col("suppressed_by", "o"), expression=exp.null()),
                                            true=lit("queued"))], default=lit("suppressed")),
         }, joins=(

@@ -35,6 +35,7 @@ RECORD_COLUMNS: Columns = {
     "payload": "text",
     "priority": "integer",
     "not_before": "timestamp",
+    "cap_exempt": "boolean",
     "tag": "text",
     "removed": "boolean",
     "goal_id": "text",

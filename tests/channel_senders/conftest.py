@@ -76,6 +76,7 @@ SEND_QUEUE_COLUMNS = {
     "not_before": "timestamp",
     "tick_at": "timestamp",
     "status": "varchar",
+    "cap_exempt": "boolean",
 }
 
 
@@ -201,12 +202,15 @@ def enqueue(con: duckdb.DuckDBPyConnection) -> Enqueue:
         *,
         priority: int = 100,
         not_before: datetime = NOW - timedelta(minutes=5),
+        journey: str = "welcome",
+        cap_exempt: bool = False,
     ) -> str:
         data = body if body is not None else _payload()
         con.execute(
-            f"insert into {SEND_QUEUE} values (?, 'welcome', 'send_1', 'e1', ?, ?, ?, ?, ?, ?, ?, ?, 'queued')",
+            f"insert into {SEND_QUEUE} values (?, ?, 'send_1', 'e1', ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
             [
                 message_id,
+                journey,
                 data["profile"]["profile_id"],
                 data["recipient"]["profile_id"],
                 channel,
@@ -215,6 +219,7 @@ def enqueue(con: duckdb.DuckDBPyConnection) -> Enqueue:
                 priority,
                 not_before,
                 NOW,
+                cap_exempt,
             ],
         )
         return message_id

@@ -36,6 +36,7 @@ final as (
         coalesce(latest_status.status, sends.status) as status,
         latest_status.status_at,
         sends.reason as suppressed_by,
+        sends.cap_exempt,
     from records as sends
     left join latest_status on latest_status.message_id = sends.message_id
     where sends.record = 'send'
