@@ -218,8 +218,6 @@ def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], N
         for option in ("subject", "non_trading_day"):
             if getattr(node.send, option) is not None:
                 no(f"send option `{option}`")
-    if isinstance(node, cfg.WaitNode) and node.wait.form != "for":
-        no(f"wait `{node.wait.form}`")
     if isinstance(node, cfg.EventCheckNode) and node.event_check.did is None:
         no("event_check without `did`")
     if isinstance(node, cfg.EventSplitNode) and any(b.did is None for b in node.event_split.branches):

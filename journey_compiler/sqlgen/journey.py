@@ -11,7 +11,7 @@ Placeholders (`__ref__<model>`, `__history__`) stand for dbt relations; `render`
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from sqlglot import exp
 
@@ -19,12 +19,23 @@ from journey_compiler.config import journey as cfg
 from journey_compiler.config.project import Project
 from journey_compiler.config.rules import Rule
 from journey_compiler.expressions import compile_filter, json_columns
-from journey_compiler.ir import EventMatch, JourneyPlan, Step
+from journey_compiler.ir import EventMatch, JourneyPlan, Step, naive_utc
 from journey_compiler.sqlgen.ids import BUCKETS, bucket, stable_id
-from journey_compiler.sqlgen.localtime import in_window, next_clock, to_local, to_utc
+from journey_compiler.sqlgen.localtime import (
+    clock_on,
+    in_window,
+    next_clock,
+    next_month_day,
+    next_weekday,
+    plus_days,
+    to_local,
+    to_utc,
+)
 from journey_compiler.sqlgen.records import record_select
 from journey_compiler.sqlgen.segments import SegmentSql
 
+EXIT_BRANCH = "exit:"
+"""A step whose branch starts with this ends the path there (an `exit` node, a missed `until`)."""
 PATH_COLUMNS = ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group", "exit_at", "arrived_at", "carried")
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
 
@@ -373,13 +384,49 @@ class JourneySql:
         return self.instant(step, lit("next")), col("ab_group")
 
     def visit_exit(self, step: Step) -> tuple[exp.Select, exp.Expression]:
-        return self.instant(step, lit("exit_node")), col("ab_group")
+        spec = step.node.exit  # type: ignore[attr-defined]
+        reason = spec.reason if isinstance(spec, cfg.ExitSpec) else "exit_node"
+        return self.instant(step, lit(f"{EXIT_BRANCH}{reason}")), col("ab_group")
 
     def visit_wait(self, step: Step) -> tuple[exp.Select, exp.Expression]:
-        ends = plus(col("arrived_at"), step.node.wait.for_)  # type: ignore[attr-defined]
-        due = exp.Case(ifs=[exp.If(this=exp.LTE(this=ends, expression=tick_col("horizon")), true=ends)])
-        return (exp.select(f"at_{step.id}.*", exp.alias_(due, "due_at"), exp.alias_(lit("next"), "branch"))
-                .from_(f"at_{step.id}").join("tick", join_type="cross")), col("ab_group")
+        """Leave when the wait's end (a logical time) has come; a wait `until` a time already past when the
+        profile arrives ends its path with reason `missed`."""
+        wait: cfg.WaitSpec = step.node.wait  # type: ignore[attr-defined]
+        at = f"at_{step.id}"
+        arrived = col("arrived_at", at)
+        query = exp.select(f"{at}.*").from_(at).join("tick", join_type="cross")
+        branch: exp.Expression = lit("next")
+        if wait.form == "for":
+            assert wait.for_ is not None
+            ends: exp.Expression = plus(arrived, wait.for_)
+        elif wait.form == "until":
+            assert wait.until is not None
+            until = ts(naive_utc(wait.until))
+            missed = exp.GT(this=arrived.copy(), expression=until)
+            ends = exp.Case(ifs=[exp.If(this=missed, true=arrived.copy())], default=until.copy())
+            branch = exp.Case(ifs=[exp.If(this=missed.copy(), true=lit("exit:missed"))], default=lit("next"))
+        else:
+            tz = exp.func("COALESCE", col("timezone", "p"), lit(self.plan.timezone))
+            query = query.join(aliased(ref("stg_raw__profiles"), "p"), join_type="left",
+                               on=exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", at)))
+            ends = to_utc(self.local_wait_end(wait, to_local(arrived, tz)), tz)
+        due = exp.Case(ifs=[exp.If(this=exp.LTE(this=ends, expression=tick_col("horizon")), true=ends.copy())])
+        return query.select(exp.alias_(due, "due_at"), exp.alias_(branch, "branch")), col("ab_group")
+
+    @staticmethod
+    def local_wait_end(wait: cfg.WaitSpec, local: exp.Expression) -> exp.Expression:
+        clock = wait.at or time(0, 0)
+        if wait.form == "weekday":
+            return next_weekday(local, cfg.WEEKDAYS.index(str(wait.weekday)) + 1, clock)
+        if wait.form == "month_day":
+            assert wait.month_day is not None
+            return next_month_day(local, wait.month_day, clock)
+        if wait.form == "trading_day":
+            trading = (exp.select(exp.func("MIN", col("day", "cal"))).from_(aliased(ref("stg_raw__trading_calendar"), "cal"))
+                       .where(exp.and_(col("is_trading_day", "cal"),
+                                       exp.GTE(this=clock_on(col("day", "cal"), clock), expression=local.copy()))))
+            return clock_on(trading.subquery(), clock)
+        return plus_days(next_clock(local, clock), (wait.day or 1) - 1)
 
     def visit_event_check(self, step: Step) -> tuple[exp.Select, exp.Expression]:
         return self.event_race(step, step.node.event_check.within, "else")  # type: ignore[attr-defined]
@@ -455,36 +502,44 @@ class JourneySql:
     # ------------------------------------------------------------------ outcomes
 
     def outcome(self, step: Step, ab_group: exp.Expression) -> None:
+        """Leave, stay or exit, for every profile at the node; and the records that say so."""
         exit_first = exp.and_(
             exp.Is(this=col("exit_at"), expression=exp.null()).not_(),
             exp.or_(exp.Is(this=col("due_at"), expression=exp.null()),
                     exp.GTE(this=col("due_at"), expression=col("exit_at"))))
-        outcome = exp.Case(ifs=[exp.If(this=exit_first, true=lit("exit")),
-                                exp.If(this=exp.Is(this=col("due_at"), expression=exp.null()).not_(), true=lit("leave"))],
-                           default=lit("stay"))
-        left_at = exp.Case(ifs=[exp.If(this=exit_first, true=exp.func("GREATEST", col("exit_at"), col("arrived_at")))],
+        answered = exp.Is(this=col("due_at"), expression=exp.null()).not_()
+        ends_path = exp.and_(answered.copy(), exp.Like(this=col("branch"), expression=lit(f"{EXIT_BRANCH}%")))
+        outcome = exp.Case(ifs=[exp.If(this=exit_first, true=lit("exit")), exp.If(this=ends_path, true=lit("exit")),
+                                exp.If(this=answered, true=lit("leave"))], default=lit("stay"))
+        exit_reason = exp.Case(ifs=[
+            exp.If(this=exit_first.copy(), true=lit("exit_when")),
+            exp.If(this=ends_path.copy(), true=exp.Substring(this=col("branch"), start=lit(len(EXIT_BRANCH) + 1)))])
+        left_at = exp.Case(ifs=[exp.If(this=exit_first.copy(), true=exp.func("GREATEST", col("exit_at"), col("arrived_at")))],
                            default=col("due_at"))
         next_node = exp.Case(ifs=[exp.If(this=exp.EQ(this=col("branch"), expression=lit(branch)), true=lit(target))
                                   for branch, target in step.successors.items()]) if step.successors else exp.null()
         columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c) for c in PATH_COLUMNS]
         name = self.cte(f"out_{step.id}", exp.select(
             *columns, exp.alias_(outcome, "outcome"), exp.alias_(left_at, "left_at"), "branch",
-            exp.alias_(exp.cast(next_node, "TEXT"), "next_node")).from_(f"step_{step.id}"))
+            exp.alias_(exp.cast(next_node, "TEXT"), "next_node"), exp.alias_(exit_reason, "exit_reason"))
+            .from_(f"step_{step.id}"))
         o = {c: col(c, "o") for c in ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group")}
         position = {"record": lit("position"), "node_id": lit(step.id), **o}
-        source = exp.alias_(exp.to_table(name), "o", table=True).sql()
+        source = aliased(name, "o").sql()
         is_ = lambda value: exp.EQ(this=col("outcome", "o"), expression=lit(value))  # noqa: E731
         no_next = exp.Is(this=col("next_node", "o"), expression=exp.null())
         # where the profile rests after this tick: waiting here (new arrivals only), exited, or completed
         self.record(source, exp.and_(is_("stay"), exp.not_(col("carried", "o"))),
                     position | {"logical_at": col("arrived_at", "o"), "status": lit("active")})
-        self.record(source, is_("exit"), position | {"logical_at": col("left_at", "o"), "status": lit("exited")})
+        self.record(source, is_("exit"), position | {"logical_at": col("left_at", "o"), "status": lit("exited"),
+                                                     "reason": col("exit_reason", "o")})
         self.record(source, exp.and_(is_("leave"), no_next),
                     position | {"logical_at": col("left_at", "o"), "status": lit("completed")})
         self.record(source, exp.or_(is_("leave"), is_("exit")), {
             "record": lit("transition"), "logical_at": col("left_at", "o"), "from_node": lit(step.id),
-            "node_id": col("next_node", "o"), "branch": col("branch", "o"), **o,
-            "reason": exp.Case(ifs=[exp.If(this=is_("exit"), true=lit("exit_when")),
+            "node_id": exp.Case(ifs=[exp.If(this=is_("exit"), true=exp.null())], default=col("next_node", "o")),
+            "branch": col("branch", "o"), **o,
+            "reason": exp.Case(ifs=[exp.If(this=is_("exit"), true=col("exit_reason", "o")),
                                     exp.If(this=no_next, true=lit("completed"))], default=lit("advanced")),
         })
 
