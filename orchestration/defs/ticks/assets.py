@@ -1,0 +1,87 @@
+"""The dbt models as assets. A run that includes the tick models is one tick; a run without them only
+rebuilds what it selected (the metrics job)."""
+
+# No `from __future__ import annotations` here: Dagster resolves the config annotation at runtime.
+
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetsDefinition, AssetSelection, Config, Failure
+from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
+from pydantic import Field
+
+from journey_compiler.runtime.tick import begin_tick, finish_tick
+from journey_compiler.timeparse import parse_time
+from orchestration.lib.dbt_project import PreparedProject
+from orchestration.lib.translator import JourneysTranslator
+
+WAREHOUSE_POOL = "duckdb_warehouse"
+"""Every op writing the DuckDB file takes this pool: another writer (or reader) breaks dbt's lock."""
+
+TICK_TAG = "tick"
+"""dbt tag of the models that must run on every tick (staged events, one history per journey)."""
+
+TICK_AT_TAG = "journeys/tick_at"
+"""Run tag: the time a tick run applied (its config may say 'now'); the send after it uses that time."""
+
+METRIC_MARTS = "path:models/marts,config.materialized:table"
+"""Marts stored as tables are metric snapshots, refreshed on the metrics schedule; the rest are views."""
+
+
+class TickConfig(Config):
+    tick_at: str = Field(
+        default="now",
+        description="The tick's time, ISO 8601 (UTC unless it carries an offset) or 'now'. "
+        "Runs without the tick models ignore it.",
+    )
+
+
+def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
+    """Every dbt model of the workspace's project, grouped by folder, run by one op in the warehouse pool."""
+    workspace, built = prepared.workspace, prepared.built
+
+    @dbt_assets(
+        manifest=prepared.manifest,
+        project=prepared.dbt_project,
+        dagster_dbt_translator=JourneysTranslator(),
+        pool=WAREHOUSE_POOL,
+        name="journey_models",
+    )
+    def journey_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, config: TickConfig
+    ) -> Iterator[Any]:
+        selected = context.selected_asset_keys
+        tick_keys = {key for key, tags in context.assets_def.tags_by_key.items() if TICK_TAG in tags}
+        if not selected & tick_keys:
+            yield from dbt.cli(["run"], context=context).stream()
+            return
+        if missing := tick_keys - selected:
+            names = ", ".join(sorted(key.to_user_string() for key in missing))
+            raise Failure(
+                f"a tick runs every model tagged {TICK_TAG!r}: select {names} too, or use the tick job"
+            )
+        plan = begin_tick(workspace, built, parse_time(config.tick_at))
+        context.instance.add_run_tags(context.run_id, {TICK_AT_TAG: plan.tick_at.isoformat()})
+        if plan.already_applied:
+            context.log.info(f"tick {plan.tick_at} is already applied: nothing to run")
+            return
+        yield from dbt.cli(["run"], context=context).stream()
+        # The warehouse records a deployment only when every model was rebuilt from this project version.
+        finish_tick(
+            workspace, built, replace(plan, deploy=plan.deploy and selected == context.assets_def.keys)
+        )
+
+    return journey_models
+
+
+def metric_marts(models: AssetsDefinition) -> AssetSelection:
+    return build_dbt_asset_selection([models], dbt_select=METRIC_MARTS)
+
+
+def tick_models(models: AssetsDefinition) -> AssetSelection:
+    return build_dbt_asset_selection([models], dbt_select=f"tag:{TICK_TAG}")
+
+
+def tick_run_config(models: AssetsDefinition, tick_at: str) -> dict[str, Any]:
+    return {"ops": {models.op.name: {"config": {"tick_at": tick_at}}}}

@@ -1,0 +1,138 @@
+"""The jobs run in process on a real DuckDB file: dbt ticks, metrics, and sends to a real SMTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pytest
+from dagster import (
+    AssetKey,
+    DagsterInstance,
+    Definitions,
+    ExecuteInProcessResult,
+    RunRequest,
+    build_run_status_sensor_context,
+)
+
+from channel_senders.loopback import LocalSmtpServer
+from journey_compiler.runtime.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+TICK_AT = "2026-06-02T00:00:00"
+
+
+def tick_config(tick_at: str) -> dict[str, Any]:
+    return {"ops": {"journey_models": {"config": {"tick_at": tick_at}}}}
+
+
+def sql(workspace: Workspace, query: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def materialized(result: ExecuteInProcessResult) -> set[str]:
+    return {event.asset_key.to_user_string() for event in result.get_asset_materialization_events()}
+
+
+@pytest.fixture(scope="module")
+def instance() -> Iterator[DagsterInstance]:
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def first_tick(defs: Definitions, instance: DagsterInstance) -> ExecuteInProcessResult:
+    return defs.resolve_job_def("tick").execute_in_process(run_config=tick_config(TICK_AT), instance=instance)
+
+
+def test_tick_advances_journeys_and_queues_sends(
+    first_tick: ExecuteInProcessResult, workspace: Workspace
+) -> None:
+    assert first_tick.success
+    assert "journeys_internal/jrn_welcome_series" in materialized(first_tick)
+    assert "journeys/journey_node_daily" not in materialized(first_tick), (
+        "metric tables wait for the metrics job"
+    )
+    ticks = sql(workspace, "select tick_at, finished_at is not null from journeys.tick_log")
+    assert ticks == [(datetime.fromisoformat(TICK_AT), True)]
+    (in_journey,) = sql(
+        workspace, "select count(*) from journeys.journey_state where journey_id = 'welcome_series'"
+    )
+    assert in_journey[0] > 0
+    (queued,) = sql(workspace, "select count(*) from journeys.send_queue where template = 'welcome_email'")
+    assert queued[0] > 0
+
+
+def test_same_tick_again_changes_nothing(
+    first_tick: ExecuteInProcessResult, defs: Definitions, instance: DagsterInstance, workspace: Workspace
+) -> None:
+    history = "select count(*) from journeys_internal.jrn_welcome_series"
+    before = sql(workspace, history)
+    again = defs.resolve_job_def("tick").execute_in_process(
+        run_config=tick_config(TICK_AT), instance=instance
+    )
+    assert again.success
+    assert materialized(again) == set()
+    assert sql(workspace, history) == before
+    assert sql(workspace, "select count(*) from journeys.tick_log") == [(1,)]
+
+
+def test_send_after_tick_delivers_the_queued_emails(
+    first_tick: ExecuteInProcessResult,
+    defs: Definitions,
+    instance: DagsterInstance,
+    workspace: Workspace,
+    smtp: LocalSmtpServer,
+) -> None:
+    sensor = defs.resolve_sensor_def("send_after_tick")
+    context = build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=first_tick.get_run_success_event(),
+        dagster_instance=instance,
+        dagster_run=first_tick.dagster_run,
+    )
+    request = sensor(context)
+    assert isinstance(request, RunRequest)
+    send = defs.resolve_job_def("send").execute_in_process(run_config=request.run_config, instance=instance)
+    assert send.success
+    assert materialized(send) == {"control/message_events"}
+    sent = sql(
+        workspace,
+        "select q.recipient_id from journeys.message_events e join journeys.send_queue q using (message_id) "
+        "where e.status = 'sent' and q.channel = 'email'",
+    )
+    assert len(sent) > 0
+    assert len(smtp.received) == len(sent)
+    stamped = sql(workspace, "select distinct status_at from journeys.message_events")
+    assert stamped == [(datetime.fromisoformat(TICK_AT),)], "the send ran as of the tick's time"
+
+
+def test_metrics_job_refreshes_the_metric_marts(
+    first_tick: ExecuteInProcessResult, defs: Definitions, instance: DagsterInstance, workspace: Workspace
+) -> None:
+    result = defs.resolve_job_def("metrics").execute_in_process(instance=instance)
+    assert result.success
+    assert "journeys/journey_node_daily" in materialized(result)
+    assert not {"staging/stg_raw__events", "journeys_internal/jrn_welcome_series"} & materialized(result)
+    (rows,) = sql(
+        workspace, "select count(*) from journeys.journey_node_daily where journey_id = 'welcome_series'"
+    )
+    assert rows[0] > 0
+
+
+def test_part_of_a_tick_is_refused(defs: Definitions, instance: DagsterInstance) -> None:
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        run_config=tick_config("2026-06-03T00:00:00"),
+        asset_selection=[AssetKey(["journeys_internal", "jrn_welcome_series"])],
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = str(failure.step_failure_data.error)
+    assert "a tick runs every model tagged 'tick'" in message
+    assert "staging/stg_raw__events" in message
