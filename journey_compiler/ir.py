@@ -46,9 +46,10 @@ class Step:
 
 @dataclass(frozen=True)
 class EntryPlan:
-    match: EventMatch
+    match: EventMatch | None
     mode: str
-    """`cumulative` / `every` (event trigger) or `without` (event_without: `match`, then not `absent`)."""
+    """`cumulative` / `every` (event trigger), `without` (event_without: `match`, then not `absent`), or
+    `schedule` (schedule_recurring: the audience enters at each recorded occurrence)."""
     count: int
     starts_at: datetime
     ends_at: datetime | None
@@ -81,6 +82,7 @@ class JourneyPlan:
     start: str
     steps: tuple[Step, ...]
     timezone: str
+    quiet_hours: cfg.QuietHours | None
 
     def step(self, node_id: str) -> Step:
         return next(s for s in self.steps if s.id == node_id)
@@ -117,10 +119,8 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         raise refuse("trigger `event` mode each_of")
     if entry.event_without is not None and entry.event_without.within is None:
         raise refuse("trigger `event_without` with `by:`")
-    if trigger is None and entry.event_without is None:
+    if trigger is None and entry.event_without is None and entry.schedule_recurring is None:
         raise refuse(f"trigger `{entry.trigger_kind}`")
-    if journey.quiet_hours is not None:
-        raise refuse("journey quiet_hours")
     audience = [Rule(where=entry.where)] if entry.where else []
     if entry.audience is not None:
         audience.append(supported(entry.audience, "audience"))
@@ -135,7 +135,9 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         frequency_per=entry.frequency.per if entry.frequency else None,
         reentry=entry.reentry,
     )
-    if trigger is not None:
+    if entry.schedule_recurring is not None:
+        entry_plan = EntryPlan(match=None, mode="schedule", count=1, **common)  # type: ignore[arg-type]
+    elif trigger is not None:
         assert trigger.did is not None
         entry_plan = EntryPlan(match=match(trigger.did, trigger.count), mode=trigger.mode, count=trigger.count,
                                **common)  # type: ignore[arg-type]
@@ -184,6 +186,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         start=journey.start_node,
         steps=tuple(steps),
         timezone=journey.timezone,
+        quiet_hours=journey.quiet_hours,
     )
 
 

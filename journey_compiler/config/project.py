@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from journey_compiler.config.channels import ChannelsConfig
-from journey_compiler.config.journey import Journey
+from journey_compiler.config.journey import NODE_KINDS, Journey
 from journey_compiler.config.segments import Metric, MetricsFile, Segment, SegmentsFile
 from journey_compiler.config.templates import Template
 from journey_compiler.config.warehouse import WarehouseConfig
@@ -45,15 +45,31 @@ class Project:
         return self.origins[(kind, ident)]
 
 
+_UNION_TAGS = {"nodes": frozenset(NODE_KINDS), "channels": frozenset(("smtp", "http_sms", "whatsapp_cloud",
+                                                                      "http_push", "webhook"))}
+"""Where pydantic puts a discriminated union's tag into an error location: `<key>.<id>.<tag>...`."""
+
+
+def _without_union_tag(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(loc) >= 3 and loc[2] in _UNION_TAGS.get(loc[0], ()):
+        return (*loc[:2], *loc[3:])
+    return loc
+
+
 def _validate(model: type[M], doc: YamlDocument, errors: list[ConfigError]) -> M | None:
     try:
         return model.model_validate(doc.data)
     except ValidationError as err:
         for problem in err.errors():
-            path = doc.real_path(problem["loc"])
+            loc = _without_union_tag(tuple(problem["loc"]))
             message = problem["msg"].removeprefix("Value error, ")
-            if problem["type"] == "extra_forbidden":
-                message = f"unknown key {path[-1]!r}"
+            if problem["type"] in ("extra_forbidden", "missing"):
+                # name the key itself; a missing key has no line, so it is reported at its parent's
+                key = loc[-1]
+                path = (*doc.real_path(loc[:-1]), key)
+                message = f"unknown key {key!r}" if problem["type"] == "extra_forbidden" else f"missing {key!r}"
+            else:
+                path = doc.real_path(loc)
             errors.append(doc.error(path, message))
         return None
 

@@ -15,16 +15,20 @@ import duckdb
 
 from journey_compiler.errors import TickError
 from journey_compiler.runtime.dbt import run_dbt
+from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
-from journey_compiler.warehouse.tables import CONTROL_SCHEMA, Columns, control_tables, create_tables
+from journey_compiler.warehouse.tables import CONTROL_SCHEMA, Columns, control_tables, create_tables, raw_tables
 
 DEPLOYMENT: Columns = {"digest": "text", "deployed_at": "timestamp"}
+TICK_TAG = "tick"
+"""dbt tag of the models every tick must run (events staging and the journey histories)."""
 
 _LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
 _TICK_ROW = "select watermark, finished_at from journeys.tick_log where tick_at = ?"
 _NEWEST_LOAD = "select max(loaded_at) from {events}"
 _REGISTER = "insert into journeys.tick_log values (?, ?, ?, null)"
-_SET_CONTEXT = "delete from journeys.tick_context; insert into journeys.tick_context values (?, ?)"
+_SET_CONTEXT = "delete from journeys.tick_context; insert into journeys.tick_context values (?, ?, ?)"
+_PREVIOUS_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null and tick_at < ?"
 _FINISH = "update journeys.tick_log set finished_at = ? where tick_at = ?"
 _DEPLOYED = "select digest from journeys.deployment order by deployed_at desc limit 1"
 _RECORD_DEPLOYMENT = "delete from journeys.deployment; insert into journeys.deployment values (?, ?)"
@@ -42,7 +46,7 @@ class TickPlan:
 
     @property
     def dbt_args(self) -> list[str]:
-        return ["run"] if self.deploy else ["run", "--select", "tag:tick"]
+        return ["run"] if self.deploy else ["run", "--select", f"tag:{TICK_TAG}"]
 
 
 def as_naive_utc(value: datetime) -> datetime:
@@ -65,6 +69,10 @@ def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickP
         if last is not None and at < last:
             raise TickError(f"tick at {at} is before the last applied tick {last}: ticks only move forward "
                             "(state is an append-only history)")
+        missing = _missing_raw_tables(con, built)
+        if missing:
+            raise TickError(f"{workspace.warehouse}: raw table(s) {', '.join(missing)} not found; run "
+                            "`journeys init` to create empty ones, or point --warehouse at your warehouse")
         if row is None:
             events = built.project.warehouse.sources.events
             (newest,) = con.execute(_NEWEST_LOAD.format(events=_quoted(events))).fetchone() or (None,)
@@ -72,7 +80,11 @@ def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickP
             con.execute(_REGISTER, [at, watermark, _now()])
         else:
             watermark = row[0]
-        con.execute(_SET_CONTEXT, [at, watermark])
+        (previous,) = con.execute(_PREVIOUS_TICK, [at]).fetchone() or (None,)
+        con.execute(_SET_CONTEXT, [at, watermark, previous])
+        scheduled = [built.project.journeys[j] for j in built.compiled.journeys
+                     if built.project.journeys[j].entry.schedule_recurring is not None]
+        record_occurrences(con, scheduled, at)
         deployed = con.execute(_DEPLOYED).fetchone()
     return TickPlan(at, watermark, already_applied=False, deploy=deployed is None or deployed[0] != built.digest)
 
@@ -92,6 +104,14 @@ def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPla
         run_dbt(built.dbt_dir, workspace.warehouse, plan.dbt_args)
         finish_tick(workspace, built, plan)
     return plan
+
+
+_TABLES = "select table_schema || '.' || table_name from information_schema.tables"
+
+
+def _missing_raw_tables(con: duckdb.DuckDBPyConnection, built: BuiltProject) -> list[str]:
+    present = {name for (name,) in con.execute(_TABLES).fetchall()}
+    return sorted(set(raw_tables(built.project.warehouse)) - present)
 
 
 def _quoted(qualified: str) -> str:

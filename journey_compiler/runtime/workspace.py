@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from journey_compiler.config.project import Project, load_project
+from journey_compiler.errors import JourneysError
 from journey_compiler.render import CompiledProject, compile_project
 
 DBT_TEMPLATE = Path(__file__).resolve().parents[2] / "dbt_project"
 STATIC_PARTS = ("dbt_project.yml", "profiles.yml", "macros", "models/staging", "models/marts")
 GENERATED_DIR = "models/journeys"
+DEFAULT_WAREHOUSE = "warehouse.duckdb"
+RESERVED_STEMS = ("journeys", "journeys_internal", "staging", "raw", "main")
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,12 @@ class Workspace:
                 build_dir: str | Path | None = None) -> Workspace:
         """Arguments win over JOURNEYS_DIR / JOURNEYS_WAREHOUSE / JOURNEYS_BUILD_DIR, then defaults."""
         journeys = Path(journeys_dir or os.environ.get("JOURNEYS_DIR") or "journeys").resolve()
-        db = Path(warehouse or os.environ.get("JOURNEYS_WAREHOUSE") or "journeys.duckdb").resolve()
+        db = Path(warehouse or os.environ.get("JOURNEYS_WAREHOUSE") or DEFAULT_WAREHOUSE).resolve()
+        if db.stem in RESERVED_STEMS:
+            # DuckDB names the database after the file; `journeys.tick_log` would then be ambiguous
+            raise JourneysError(f"warehouse file {db.name!r}: DuckDB would name the database {db.stem!r}, like "
+                                f"one of the schemas it holds ({', '.join(RESERVED_STEMS)}); use another file name, "
+                                f"e.g. {DEFAULT_WAREHOUSE}")
         build = build_dir or os.environ.get("JOURNEYS_BUILD_DIR") or db.parent / f"{db.name}.dbt"
         return cls(journeys, db, Path(build).resolve())
 

@@ -152,7 +152,7 @@ class JourneySql:
         horizon: exp.Expression = col("tick_at")
         if plan.active_until is not None:
             horizon = exp.func("LEAST", horizon, ts(plan.active_until))
-        self.cte("tick", exp.select("tick_at", "watermark", exp.alias_(horizon, "horizon"))
+        self.cte("tick", exp.select("tick_at", "watermark", "previous_tick_at", exp.alias_(horizon, "horizon"))
                  .from_(ref("stg_control__tick")))
         self.cte("known_events", exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("e")))
                  .from_(exp.alias_(ref("stg_raw__events"), "e", table=True)).join("tick", join_type="cross")
@@ -173,8 +173,26 @@ class JourneySql:
         self.goals()
         return self.final()
 
-    def entries(self) -> None:
-        plan, entry = self.plan, self.plan.entry
+    def trigger_events(self) -> exp.Select:
+        """Every way a profile may enter: profile_id, trigger_event_id, trigger_key (what makes the entry id
+        unique), entry_at (logical), occurrence (the N-th matching event of the profile)."""
+        entry = self.plan.entry
+        if entry.mode == "schedule":
+            occurrence = col("occurrence_at", "o")
+            conditions = [exp.EQ(this=col("journey_id", "o"), expression=lit(self.plan.id)),
+                          exp.GTE(this=occurrence, expression=ts(entry.starts_at)),
+                          exp.LTE(this=occurrence.copy(), expression=tick_col("horizon")),
+                          # each occurrence is looked at by the first tick at or after it, once
+                          exp.or_(exp.Is(this=tick_col("previous_tick_at"), expression=exp.null()),
+                                  exp.GT(this=occurrence.copy(), expression=tick_col("previous_tick_at")))]
+            if entry.ends_at is not None:
+                conditions.append(exp.LT(this=occurrence.copy(), expression=ts(entry.ends_at)))
+            return (exp.select(col("profile_id", "pr"), exp.alias_(exp.cast(exp.null(), "TEXT"), "trigger_event_id"),
+                               exp.alias_(exp.cast(occurrence.copy(), "TEXT"), "trigger_key"),
+                               exp.alias_(occurrence.copy(), "entry_at"), exp.alias_(lit(1), "occurrence"))
+                    .from_(aliased(ref("stg_control__schedule_occurrences"), "o")).join("tick", join_type="cross")
+                    .join(aliased(ref("stg_raw__profiles"), "pr"), join_type="cross").where(exp.and_(*conditions)))
+        assert entry.match is not None
         window = [exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at))]
         if entry.ends_at is not None:
             window.append(exp.LT(this=col("event_time", "e"), expression=ts(entry.ends_at)))
@@ -194,14 +212,17 @@ class JourneySql:
                 exp.LTE(this=col("event_time", "b"), expression=entry_at.copy()),
                 exp.NEQ(this=col("event_id", "b"), expression=col("event_id", "e"))))
             conditions += [exp.LTE(this=entry_at.copy(), expression=tick_col("horizon")), exp.not_(exp.Exists(this=absent))]
-        self.cte("trigger_events", exp.select(
-            col("profile_id", "e"), exp.alias_(col("event_id", "e"), "trigger_event_id"),
-            exp.alias_(entry_at, "entry_at"), exp.alias_(ordinal, "occurrence"))
-            .from_(aliased("known_events", "e")).join("tick", join_type="cross")
-            .where(exp.and_(*conditions)))
+        return (exp.select(col("profile_id", "e"), exp.alias_(col("event_id", "e"), "trigger_event_id"),
+                           exp.alias_(col("event_id", "e"), "trigger_key"), exp.alias_(entry_at, "entry_at"),
+                           exp.alias_(ordinal, "occurrence"))
+                .from_(aliased("known_events", "e")).join("tick", join_type="cross").where(exp.and_(*conditions)))
+
+    def entries(self) -> None:
+        plan, entry = self.plan, self.plan.entry
+        self.cte("trigger_events", self.trigger_events())
         nth = (exp.EQ(this=col("occurrence"), expression=lit(entry.count)) if entry.mode == "cumulative" else
                exp.EQ(this=exp.Mod(this=col("occurrence"), expression=lit(entry.count)), expression=lit(0)))
-        entry_id = stable_id(lit(plan.id), col("profile_id", "t"), col("trigger_event_id", "t"))
+        entry_id = stable_id(lit(plan.id), col("profile_id", "t"), col("trigger_key", "t"))
         candidates = (exp.select(exp.alias_(entry_id, "entry_id"), col("profile_id", "t"),
                                  col("trigger_event_id", "t"), col("entry_at", "t"))
                       .from_(aliased("trigger_events", "t")).where(nth))
@@ -211,6 +232,12 @@ class JourneySql:
         candidates = candidates.where(exp.not_(exp.Exists(this=exp.select("1").from_("state").where(known))))
         for rule in entry.audience:
             candidates = candidates.where(self.segments.predicate(rule, col("profile_id", "t"), col("entry_at", "t")))
+        if plan.quiet_hours is not None:
+            # nobody enters during the journey's local quiet hours
+            local = to_local(col("entry_at", "t"), exp.func("COALESCE", col("timezone", "qp"), lit(plan.timezone)))
+            candidates = candidates.join(aliased(ref("stg_raw__profiles"), "qp"), join_type="left", on=exp.EQ(
+                this=col("profile_id", "qp"), expression=col("profile_id", "t"))).where(
+                exp.not_(in_window(local, plan.quiet_hours.from_, plan.quiet_hours.to)))
         self.cte("entry_candidates", candidates)
         admitted = exp.select("*").from_("entry_candidates")
         rank = exp.Window(this=exp.RowNumber(), partition_by=[col("profile_id")],
@@ -479,14 +506,19 @@ class JourneySql:
         return (exp.select(f"{at}.*", exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
                 .from_(at).join("tick", join_type="cross")), col("ab_group")
 
+    def member(self, step: Step, rule: Rule) -> exp.Expression:
+        """Is the profile at this node in the segment when it arrives? (Columns qualified: the predicate is
+        a correlated subquery, where a bare `profile_id` would bind to the inner table.)"""
+        at = f"at_{step.id}"
+        return self.segments.predicate(rule, col("profile_id", at), col("arrived_at", at))
+
     def visit_segment_check(self, step: Step) -> tuple[exp.Select, exp.Expression]:
-        member = self.segments.predicate(step.node.segment_check, col("profile_id"), col("arrived_at"))  # type: ignore[attr-defined]
+        member = self.member(step, step.node.segment_check)  # type: ignore[attr-defined]
         return self.instant(step, exp.Case(ifs=[exp.If(this=member, true=lit("then"))], default=lit("else"))), col("ab_group")
 
     def visit_segment_split(self, step: Step) -> tuple[exp.Select, exp.Expression]:
         spec: cfg.SegmentSplitSpec = step.node.segment_split  # type: ignore[attr-defined]
-        ifs = [exp.If(this=self.segments.predicate(branch, col("profile_id"), col("arrived_at")), true=lit(f"branch_{i + 1}"))
-               for i, branch in enumerate(spec.branches)]
+        ifs = [exp.If(this=self.member(step, branch), true=lit(f"branch_{i + 1}")) for i, branch in enumerate(spec.branches)]
         return self.instant(step, exp.Case(ifs=ifs, default=lit("else"))), col("ab_group")
 
     def visit_ab_split(self, step: Step) -> tuple[exp.Select, exp.Expression]:

@@ -18,7 +18,7 @@ PROFILE_FIELDS = ("profile_id", "email", "phone", "timezone")
 
 def unsupported(rule: Rule, project: Project) -> str | None:
     """What in this rule (or a segment it names) is not compiled yet, if anything."""
-    if rule.kind in ("left_segment", "detail"):
+    if rule.kind == "left_segment":
         return f"segment rule `{rule.kind}`"
     children = [*(rule.all or []), *(rule.any or []), *([rule.not_] if rule.not_ else [])]
     if rule.segment is not None:
@@ -96,3 +96,29 @@ class SegmentSql:
             return exp.Exists(this=exp.select("1").from_(events).where(exp.and_(*conditions)))
         count = exp.select(exp.func("COUNT", exp.Star())).from_(events).where(exp.and_(*conditions))
         return exp.GTE(this=count.subquery(), expression=exp.Literal.number(condition.times))
+
+    def visit_detail(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+        """Count or sum of a detail column (orders, GMV) up to `at`, within `within_last`, at least `at_least`
+        (default: one row for a count, more than zero for a sum)."""
+        detail = rule.detail
+        assert detail is not None
+        alias = "sd"
+        table = self.project.warehouse.details[detail.table]
+        conditions = [exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
+                      exp.LTE(this=exp.column("detail_at", alias), expression=at.copy())]
+        if detail.within_last is not None:
+            since = exp.Sub(this=at.copy(), expression=exp.Interval(
+                this=exp.Literal.number(int(detail.within_last.total_seconds())), unit=exp.var("SECOND")))
+            conditions.append(exp.GT(this=exp.column("detail_at", alias), expression=since))
+        if detail.where is not None:
+            columns = {c: exp.column(c, alias) for c in table.columns}
+            conditions.append(compile_filter(detail.where, columns))
+        column = exp.column(detail.column, alias)
+        measure = (exp.func("COUNT", column) if detail.count is not None
+                   else exp.func("COALESCE", exp.func("SUM", column), exp.Literal.number(0)))
+        value = exp.select(measure).from_(exp.alias_(exp.to_table(f"__ref__stg_details__{detail.table}"), alias,
+                                                     table=True)).where(exp.and_(*conditions)).subquery()
+        if detail.at_least is not None:
+            return exp.GTE(this=value, expression=exp.Literal.number(detail.at_least))
+        threshold = exp.Literal.number(1 if detail.count is not None else 0)
+        return (exp.GTE if detail.count is not None else exp.GT)(this=value, expression=threshold)

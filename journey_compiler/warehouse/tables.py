@@ -32,7 +32,10 @@ TICK_LOG: Columns = {
     "tick_at": "timestamp", "watermark": "timestamp", "started_at": "timestamp", "finished_at": "timestamp",
 }
 # The single row every tick model reads its time from (passing it as a dbt var would force a re-parse).
-TICK_CONTEXT: Columns = {"tick_at": "timestamp", "watermark": "timestamp"}
+TICK_CONTEXT: Columns = {"tick_at": "timestamp", "watermark": "timestamp", "previous_tick_at": "timestamp"}
+# When each `schedule_recurring` journey's audience enters: the runner expands the cron here, tick by tick.
+SCHEDULE_OCCURRENCES: Columns = {"journey_id": "text", "occurrence_at": "timestamp"}
+SCHEDULE_STARTS: Columns = {"journey_id": "text", "started_at": "timestamp"}
 
 CONTROL_SCHEMA = "journeys"
 
@@ -74,6 +77,8 @@ def control_tables() -> dict[str, Columns]:
         f"{CONTROL_SCHEMA}.message_events": MESSAGE_EVENTS,
         f"{CONTROL_SCHEMA}.tick_log": TICK_LOG,
         f"{CONTROL_SCHEMA}.tick_context": TICK_CONTEXT,
+        f"{CONTROL_SCHEMA}.schedule_occurrences": SCHEDULE_OCCURRENCES,
+        f"{CONTROL_SCHEMA}.schedule_starts": SCHEDULE_STARTS,
     }
 
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from journey_compiler.runtime.workspace import Workspace
+from journey_compiler.runtime.workspace import DEFAULT_WAREHOUSE, Workspace
 
 REPO = Path(__file__).resolve().parents[2]
 """Defaults point into the repository, so `dagster dev` in a fresh checkout shows the example shop."""
 
 
 def workspace_from_env() -> Workspace:
-    """JOURNEYS_DIR (default: the example shop), JOURNEYS_WAREHOUSE (default: repo `journeys.duckdb`)."""
+    """JOURNEYS_DIR (default: the example shop), JOURNEYS_WAREHOUSE (default: the repo's `warehouse.duckdb`)."""
     return Workspace.resolve(
         os.environ.get("JOURNEYS_DIR") or REPO / "examples" / "shop",
-        os.environ.get("JOURNEYS_WAREHOUSE") or REPO / "journeys.duckdb",
+        os.environ.get("JOURNEYS_WAREHOUSE") or REPO / DEFAULT_WAREHOUSE,
     )
 
 

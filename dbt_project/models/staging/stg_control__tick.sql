@@ -8,6 +8,7 @@ final as (
     select
         tick_at,
         watermark,
+        previous_tick_at,
     from tick_context
 )
 

@@ -11,7 +11,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, AssetSelection, Con
 from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 from pydantic import Field
 
-from journey_compiler.runtime.tick import begin_tick, finish_tick
+from journey_compiler.runtime.tick import TICK_TAG, begin_tick, finish_tick
 from journey_compiler.timeparse import parse_time
 from orchestration.lib.dbt_project import PreparedProject
 from orchestration.lib.translator import JourneysTranslator
@@ -19,7 +19,6 @@ from orchestration.lib.translator import JourneysTranslator
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Every op writing the DuckDB file takes this pool: another writer (or reader) breaks dbt's lock."""
 
-TICK_TAG = "tick"
 """dbt tag of the models that must run on every tick (staged events, one history per journey)."""
 
 TICK_AT_TAG = "journeys/tick_at"
