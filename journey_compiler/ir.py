@@ -217,10 +217,9 @@ def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], N
 
     if kind not in COMPILED_NODE_KINDS:
         no(f"node kind `{kind}`")
-    if isinstance(node, cfg.SendNode):
-        for option in ("subject", "non_trading_day"):
-            if getattr(node.send, option) is not None:
-                no(f"send option `{option}`")
+    if isinstance(node, cfg.SendNode) and node.send.subject is not None and node.send.subject.pick == "all" and any(
+            branch.startswith("on_") for branch in node.successors()):
+        no("send outcome branches with `subject: {pick: all}` (several messages, one path)")
     if isinstance(node, cfg.EventCheckNode) and node.event_check.did is None:
         no("event_check without `did`")
     if isinstance(node, cfg.EventSplitNode) and any(b.did is None for b in node.event_split.branches):

@@ -327,53 +327,85 @@ class JourneySql:
         """A node that answers the moment a profile arrives."""
         return exp.select("*", exp.alias_(col("arrived_at"), "due_at"), exp.alias_(branch, "branch")).from_(source)
 
-    def visit_send(self, step: Step) -> tuple[exp.Select, exp.Expression]:
-        """Create the message on arrival (unless the profile exits first); wait for its outcome if the node
-        branches on it. Blacklists and quiet hours with `drop` suppress it here, at its logical time."""
-        spec: cfg.SendSpec = step.node.send  # type: ignore[attr-defined]
+    def recipients(self, step: Step, spec: cfg.SendSpec) -> str:
+        """Who receives the message: the profile itself, or the profiles related to it (subject conversion:
+        `one` = the first related id, `all` = each). No related profile leaves recipient_id NULL."""
         at = f"at_{step.id}"
-        local_tz = exp.func("COALESCE", col("timezone", "p"), lit(self.plan.timezone))
-        local = to_local(col("arrived_at", at), local_tz)
-        suppressed, not_before = [], col("arrived_at", at)
+        if spec.subject is None:
+            return self.cte(f"recipients_{step.id}", exp.select(f"{at}.*", exp.alias_(col("profile_id", at), "recipient_id"))
+                            .from_(at))
+        related = exp.select(col("from_id"), exp.alias_(col("to_id"), "recipient_id")).from_(
+            ref("stg_raw__relations")).where(exp.EQ(this=col("relation"), expression=lit(spec.subject.relation)))
+        if spec.subject.pick == "one":
+            related = exp.select("from_id", exp.alias_(exp.func("MIN", col("recipient_id")), "recipient_id")).from_(
+                related.subquery("related")).group_by("from_id")
+        return self.cte(f"recipients_{step.id}", exp.select(f"{at}.*", col("recipient_id", "rel")).from_(at).join(
+            related.subquery("rel"), join_type="left", on=exp.EQ(this=col("from_id", "rel"), expression=col("profile_id", at))))
+
+    def visit_send(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        """Create the message(s) on arrival (unless the profile exits first); wait for the outcome if the node
+        branches on it. The tick itself suppresses what must not go out (blacklisted recipient, quiet hours
+        with `drop`, non-trading day with `skip`, no recipient); `defer`/`postpone` move `not_before`."""
+        spec: cfg.SendSpec = step.node.send  # type: ignore[attr-defined]
+        r = "r"
+        recipients = self.recipients(step, spec)
+        local_tz = exp.func("COALESCE", col("timezone", "rp"), lit(self.plan.timezone))
+        arrived = col("arrived_at", r)
+        local = to_local(arrived, local_tz)
+        suppressed = [exp.If(this=exp.Is(this=col("recipient_id", r), expression=exp.null()), true=lit("no_recipient"))]
+        not_before: exp.Expression = arrived.copy()
         if spec.blacklist is not None:
-            listed = self.segments.predicate(Rule(segment=spec.blacklist), col("profile_id", at), col("arrived_at", at))
+            listed = self.segments.predicate(Rule(segment=spec.blacklist), col("recipient_id", r), arrived)
             suppressed.append(exp.If(this=listed, true=lit("blacklist")))
+        if spec.non_trading_day in ("skip", "postpone"):
+            closed = exp.Exists(this=exp.select("1").from_(aliased(ref("stg_raw__trading_calendar"), "cal")).where(exp.and_(
+                exp.EQ(this=col("day", "cal"), expression=exp.cast(local.copy(), "DATE")),
+                exp.not_(col("is_trading_day", "cal")))))
+            if spec.non_trading_day == "skip":
+                suppressed.append(exp.If(this=closed, true=lit("non_trading_day")))
+            else:
+                next_open = exp.select(exp.func("MIN", col("day", "cal"))).from_(aliased(ref("stg_raw__trading_calendar"), "cal")).where(
+                    exp.and_(col("is_trading_day", "cal"), exp.GT(this=col("day", "cal"), expression=exp.cast(local.copy(), "DATE"))))
+                time_of_day = exp.paren(exp.Sub(this=local.copy(),
+                                                expression=exp.TimestampTrunc(this=local.copy(), unit=exp.var("DAY"))))
+                same_time = exp.Add(this=exp.cast(next_open.subquery(), "TIMESTAMP"), expression=time_of_day)
+                not_before = exp.Case(ifs=[exp.If(this=closed, true=to_utc(same_time, local_tz))], default=not_before)
         if spec.quiet_hours is not None:
             quiet = spec.quiet_hours
-            inside = in_window(local, quiet.from_, quiet.to)
+            inside = in_window(to_local(not_before, local_tz), quiet.from_, quiet.to)
             if quiet.policy == "drop":
                 suppressed.append(exp.If(this=inside, true=lit("quiet_hours")))
             else:
-                resume = to_utc(next_clock(local, quiet.to), local_tz)
-                not_before = exp.Case(ifs=[exp.If(this=inside, true=resume)], default=col("arrived_at", at))
-        message_id = stable_id(lit(self.plan.id), col("entry_id", at), lit(step.id), col("profile_id", at))
+                resume = to_utc(next_clock(to_local(not_before, local_tz), quiet.to), local_tz)
+                not_before = exp.Case(ifs=[exp.If(this=inside, true=resume)], default=not_before)
+        message_id = stable_id(lit(self.plan.id), col("entry_id", r), lit(step.id),
+                               exp.func("COALESCE", col("recipient_id", r), lit("")))
         whitelist = spec.cap_whitelist or self.cap_whitelist
-        exempt = (self.segments.predicate(Rule(segment=whitelist), col("profile_id", at), col("arrived_at", at))
-                  if whitelist else exp.false())
-        prepared = self.cte(f"message_{step.id}", exp.select(
-            f"{at}.*", exp.alias_(message_id, "message_id"), exp.alias_(exempt, "cap_exempt"),
-            exp.alias_(exp.Case(ifs=suppressed) if suppressed else exp.cast(exp.null(), "TEXT"), "suppressed_by"),
-            exp.alias_(not_before, "not_before"))
-            .from_(at).join(aliased(ref("stg_raw__profiles"), "p"), join_type="left",
-                            on=exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", at))))
+        exempt = self.segments.predicate(Rule(segment=whitelist), col("recipient_id", r), arrived) if whitelist else exp.false()
+        messages = self.cte(f"message_{step.id}", exp.select(
+            f"{r}.*", exp.alias_(message_id, "message_id"), exp.alias_(exempt, "cap_exempt"),
+            exp.alias_(exp.Case(ifs=suppressed), "suppressed_by"), exp.alias_(not_before, "not_before"))
+            .from_(aliased(recipients, r)).join(aliased(ref("stg_raw__profiles"), "rp"), join_type="left",
+                                                on=exp.EQ(this=col("profile_id", "rp"), expression=col("recipient_id", r))))
         created = exp.and_(exp.not_(col("carried", "o")),
                            exp.or_(exp.Is(this=col("exit_at", "o"), expression=exp.null()),
                                    exp.GT(this=col("exit_at", "o"), expression=col("arrived_at", "o"))))
-        self.record(aliased(f"step_{step.id}", "o").sql(), created, {
+        self.record(aliased(messages, "o").sql(), created, {
             "record": lit("send"), "logical_at": col("arrived_at", "o"), "entry_id": col("entry_id", "o"),
             "profile_id": col("profile_id", "o"), "node_id": lit(step.id), "message_id": col("message_id", "o"),
-            "recipient_id": col("profile_id", "o"), "channel": lit(spec.channel), "template": lit(spec.template),
+            "recipient_id": col("recipient_id", "o"), "channel": lit(spec.channel), "template": lit(spec.template),
             "payload": self.payload(), "priority": lit(self.plan.priority), "not_before": col("not_before", "o"),
             "ab_group": col("ab_group", "o"), "reason": col("suppressed_by", "o"), "cap_exempt": col("cap_exempt", "o"),
             "status": exp.Case(ifs=[exp.If(this=exp.Is(this=col("suppressed_by", "o"), expression=exp.null()),
                                            true=lit("queued"))], default=lit("suppressed")),
         }, joins=(
             (aliased(ref("stg_raw__profiles"), "p"), exp.EQ(this=col("profile_id", "p"), expression=col("profile_id", "o"))),
+            (aliased(ref("stg_raw__profiles"), "rp"), exp.EQ(this=col("profile_id", "rp"), expression=col("recipient_id", "o"))),
             (aliased("known_events", "ev"), exp.EQ(this=col("event_id", "ev"), expression=col("trigger_event_id", "o"))),
         ))
         outcomes = {b: t for b, t in step.successors.items() if b.startswith("on_")}
         if not outcomes:
-            return self.instant_from(prepared, lit("next")), col("ab_group")
+            return self.instant(step, lit("next")), col("ab_group")
         # wait for the first final outcome the senders recorded (or the suppression decided here)
         outcome = exp.select("message_id", exp.alias_(exp.func("MIN", col("status_at")), "status_at"),
                              exp.alias_(exp.func("ARG_MIN", col("status"), col("status_at")), "status")).from_(
@@ -384,17 +416,18 @@ class JourneySql:
         sent_branch = "on_sent" if "on_sent" in outcomes else ("next" if "next" in step.successors else "on_sent")
         branch = exp.Case(ifs=[
             exp.If(this=exp.Is(this=col("suppressed_by", "m"), expression=exp.null()).not_(), true=lit("on_suppressed")),
-            exp.If(this=exp.EQ(this=col("status", "r"), expression=lit("sent")), true=lit(sent_branch))],
-            default=exp.DPipe(this=lit("on_"), expression=col("status", "r")))
+            exp.If(this=exp.EQ(this=col("status", "x"), expression=lit("sent")), true=lit(sent_branch))],
+            default=exp.DPipe(this=lit("on_"), expression=col("status", "x")))
         # (GREATEST ignores NULLs on some engines: no outcome yet must stay NULL, i.e. keep waiting)
         due = exp.Case(ifs=[exp.If(this=exp.Is(this=col("suppressed_by", "m"), expression=exp.null()).not_(),
                                    true=col("arrived_at", "m")),
-                            exp.If(this=exp.Is(this=col("status_at", "r"), expression=exp.null()), true=exp.null())],
-                       default=exp.func("GREATEST", col("status_at", "r"), col("arrived_at", "m")))
-        query = (exp.select("m.*", exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
-                 .from_(aliased(prepared, "m"))
-                 .join(aliased(f"outcome_{step.id}", "r"), join_type="left",
-                       on=exp.EQ(this=col("message_id", "r"), expression=col("message_id", "m"))))
+                            exp.If(this=exp.Is(this=col("status_at", "x"), expression=exp.null()), true=exp.null())],
+                       default=exp.func("GREATEST", col("status_at", "x"), col("arrived_at", "m")))
+        columns = [col(c, "m") for c in PATH_COLUMNS]
+        query = (exp.select(*columns, exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
+                 .from_(aliased(messages, "m"))
+                 .join(aliased(f"outcome_{step.id}", "x"), join_type="left",
+                       on=exp.EQ(this=col("message_id", "x"), expression=col("message_id", "m"))))
         return query, col("ab_group")
 
     def visit_add_tag(self, step: Step) -> tuple[exp.Select, exp.Expression]:
@@ -579,10 +612,11 @@ class JourneySql:
         def obj(pairs: dict[str, exp.Expression]) -> exp.Expression:
             return exp.JSONObject(expressions=[exp.JSONKeyValue(this=lit(k), expression=v) for k, v in pairs.items()])
 
-        person = obj({c: col(c, "p") for c in PROFILE_COLUMNS})
+        subject = obj({c: col(c, "p") for c in PROFILE_COLUMNS})
+        recipient = obj({c: col(c, "rp") for c in PROFILE_COLUMNS})
         event = exp.Case(ifs=[exp.If(this=exp.Is(this=col("event_id", "ev"), expression=exp.null()), true=exp.null())],
                          default=obj({c: col(c, "ev") for c in ("event_id", "event_name", "event_time", "properties")}))
-        return obj({"profile": person, "recipient": person, "event": event,
+        return obj({"profile": subject, "recipient": recipient, "event": event,
                     "journey": obj({"id": lit(self.plan.id), "name": lit(self.plan.name)})})
 
     # ------------------------------------------------------------------ goals and the result
