@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import duckdb
 
@@ -43,6 +44,12 @@ class TickPlan:
     already_applied: bool
     deploy: bool
     """The views were built from another version of the models: run every model, not just the tick ones."""
+    superseded: bool = False
+    """A later tick is already applied (a queued scheduled run that lost the race): nothing to do."""
+
+    @property
+    def runs(self) -> bool:
+        return not (self.already_applied or self.superseded)
 
     @property
     def dbt_args(self) -> list[str]:
@@ -57,8 +64,12 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPlan:
-    """Register tick `at` (fixing its watermark the first time) and point the tick models at it."""
+def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime, *,
+               if_behind: Literal["raise", "skip"] = "raise") -> TickPlan:
+    """Register tick `at` (fixing its watermark the first time) and point the tick models at it.
+
+    A tick before the last applied one is refused (`raise`, for people) or skipped (`skip`, for schedulers
+    whose queued run was overtaken by a later one)."""
     at = as_naive_utc(at)
     with duckdb.connect(str(workspace.warehouse)) as con:
         create_tables(con, control_tables() | {f"{CONTROL_SCHEMA}.deployment": DEPLOYMENT})
@@ -67,6 +78,8 @@ def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickP
             return TickPlan(at, row[0], already_applied=True, deploy=False)
         (last,) = con.execute(_LAST_TICK).fetchone() or (None,)
         if last is not None and at < last:
+            if if_behind == "skip":
+                return TickPlan(at, None, already_applied=False, deploy=False, superseded=True)
             raise TickError(f"tick at {at} is before the last applied tick {last}: ticks only move forward "
                             "(state is an append-only history)")
         missing = _missing_raw_tables(con, built)
@@ -100,7 +113,7 @@ def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> No
 def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPlan:
     """The whole tick without Dagster (the CLI and the demo); Dagster runs the same three steps."""
     plan = begin_tick(workspace, built, at)
-    if not plan.already_applied:
+    if plan.runs:
         run_dbt(built.dbt_dir, workspace.warehouse, plan.dbt_args)
         finish_tick(workspace, built, plan)
     return plan

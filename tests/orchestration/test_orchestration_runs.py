@@ -67,6 +67,21 @@ def test_tick_advances_journeys_and_queues_sends(
     assert queued[0] > 0
 
 
+def test_an_overtaken_scheduled_tick_is_skipped_not_failed(
+    first_tick: ExecuteInProcessResult, defs: Definitions, instance: DagsterInstance, workspace: Workspace
+) -> None:
+    """A queued scheduled run whose time lies before a tick already applied must not fail the schedule."""
+    history = "select count(*) from journeys_internal.jrn_welcome_series"
+    before = sql(workspace, history)
+    earlier = defs.resolve_job_def("tick").execute_in_process(
+        run_config=tick_config("2026-06-01T12:00:00"), instance=instance
+    )
+    assert earlier.success
+    assert materialized(earlier) == set()
+    assert sql(workspace, history) == before
+    assert sql(workspace, "select count(*) from journeys.tick_log where tick_at = '2026-06-01 12:00:00'") == [(0,)]
+
+
 def test_same_tick_again_changes_nothing(
     first_tick: ExecuteInProcessResult, defs: Definitions, instance: DagsterInstance, workspace: Workspace
 ) -> None:

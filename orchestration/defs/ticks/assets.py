@@ -60,10 +60,11 @@ def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
             raise Failure(
                 f"a tick runs every model tagged {TICK_TAG!r}: select {names} too, or use the tick job"
             )
-        plan = begin_tick(workspace, built, parse_time(config.tick_at))
+        plan = begin_tick(workspace, built, parse_time(config.tick_at), if_behind="skip")
         context.instance.add_run_tags(context.run_id, {TICK_AT_TAG: plan.tick_at.isoformat()})
-        if plan.already_applied:
-            context.log.info(f"tick {plan.tick_at} is already applied: nothing to run")
+        if not plan.runs:
+            why = "a later tick is already applied" if plan.superseded else "it is already applied"
+            context.log.info(f"tick {plan.tick_at}: nothing to run, {why}")
             return
         yield from dbt.cli(["run"], context=context).stream()
         # The warehouse records a deployment only when every model was rebuilt from this project version.
