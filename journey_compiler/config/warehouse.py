@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -11,6 +12,14 @@ from journey_compiler.config.base import StrictModel
 ColumnType = Literal["text", "double", "bigint", "integer", "boolean", "date", "timestamp"]
 
 _QUALIFIED = r"^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$"
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _names(what: str, names: object) -> None:
+    """Attribute, property and column names become SQL identifiers and JSON paths: plain names only."""
+    bad = [n for n in names if not _NAME.match(str(n))]  # type: ignore[attr-defined]
+    if bad:
+        raise ValueError(f"{what} names must be plain identifiers ([A-Za-z_][A-Za-z0-9_]*): {', '.join(map(repr, bad))}")
 
 
 class Sources(StrictModel):
@@ -27,9 +36,15 @@ class DetailTable(StrictModel):
     """A fact table (orders...) that detail metrics and segment rules may aggregate."""
 
     table: str = Field(pattern=_QUALIFIED)
-    profile: str = "profile_id"
-    time: str
+    profile: str = Field("profile_id", pattern=_NAME.pattern)
+    time: str = Field(pattern=_NAME.pattern)
     columns: dict[str, ColumnType]
+
+    @field_validator("columns")
+    @classmethod
+    def _plain_columns(cls, value: dict[str, ColumnType]) -> dict[str, ColumnType]:
+        _names("column", value)
+        return value
 
 
 class WarehouseConfig(StrictModel):
@@ -44,4 +59,17 @@ class WarehouseConfig(StrictModel):
         # `activate:` with nothing after it means "no properties", not an error.
         if isinstance(value, dict):
             return {name: props or {} for name, props in value.items()}
+        return value
+
+    @field_validator("attributes")
+    @classmethod
+    def _plain_attributes(cls, value: dict[str, ColumnType]) -> dict[str, ColumnType]:
+        _names("attribute", value)
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _plain_properties(cls, value: dict[str, dict[str, ColumnType]]) -> dict[str, dict[str, ColumnType]]:
+        for properties in value.values():
+            _names("event property", properties)
         return value

@@ -5,7 +5,7 @@ a logical time, NULL while unknown) and *which* branch; `out_<n>` turns that int
 every profile at the node, so a profile runs through as many nodes as it can within one tick.
 Every time is logical (event times, wait ends), which makes the result independent of the tick cadence.
 
-Placeholders (`__ref__<model>`, `__history__`) stand for dbt relations; `render` swaps them for Jinja.
+Relations are dbt refs (see relations.py); the journey's own history is `{{ history }}`.
 """
 
 from __future__ import annotations
@@ -32,19 +32,13 @@ from journey_compiler.sqlgen.localtime import (
     to_utc,
 )
 from journey_compiler.sqlgen.records import record_select
+from journey_compiler.sqlgen.relations import HISTORY, ref
 from journey_compiler.sqlgen.segments import SegmentSql
 
 EXIT_BRANCH = "exit:"
 """A step whose branch starts with this ends the path there (an `exit` node, a missed `until`)."""
 PATH_COLUMNS = ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group", "exit_at", "arrived_at", "carried")
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
-
-
-def ref(model: str) -> exp.Table:
-    return exp.to_table(f"__ref__{model}")
-
-
-HISTORY = exp.to_table("__history__")
 
 
 def lit(value: str | int | float | bool | None) -> exp.Expression:

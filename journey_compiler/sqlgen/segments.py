@@ -12,6 +12,7 @@ from sqlglot import exp
 from journey_compiler.config.project import Project
 from journey_compiler.config.rules import EventCondition, Rule
 from journey_compiler.expressions import compile_filter, json_columns
+from journey_compiler.sqlgen.relations import ref
 
 PROFILE_FIELDS = ("profile_id", "email", "phone", "timezone")
 
@@ -116,8 +117,8 @@ class SegmentSql:
         column = exp.column(detail.column, alias)
         measure = (exp.func("COUNT", column) if detail.count is not None
                    else exp.func("COALESCE", exp.func("SUM", column), exp.Literal.number(0)))
-        value = exp.select(measure).from_(exp.alias_(exp.to_table(f"__ref__stg_details__{detail.table}"), alias,
-                                                     table=True)).where(exp.and_(*conditions)).subquery()
+        value = exp.select(measure).from_(exp.alias_(ref(f"stg_details__{detail.table}"), alias, table=True)).where(
+            exp.and_(*conditions)).subquery()
         if detail.at_least is not None:
             return exp.GTE(this=value, expression=exp.Literal.number(detail.at_least))
         threshold = exp.Literal.number(1 if detail.count is not None else 0)
