@@ -19,7 +19,7 @@ from journey_compiler.config import journey as cfg
 from journey_compiler.config.project import Project
 from journey_compiler.config.rules import Rule
 from journey_compiler.expressions import compile_filter, json_columns
-from journey_compiler.ir import EventMatch, JourneyPlan, Step, naive_utc
+from journey_compiler.ir import EntryPlan, EventMatch, JourneyPlan, Step, naive_utc
 from journey_compiler.sqlgen.ids import BUCKETS, bucket, stable_id
 from journey_compiler.sqlgen.localtime import (
     clock_on,
@@ -233,35 +233,57 @@ class JourneySql:
                 this=col("profile_id", "qp"), expression=col("profile_id", "t"))).where(
                 exp.not_(in_window(local, plan.quiet_hours.from_, plan.quiet_hours.to)))
         self.cte("entry_candidates", candidates)
-        admitted = exp.select("*").from_("entry_candidates")
-        rank = exp.Window(this=exp.RowNumber(), partition_by=[col("profile_id")],
-                          order=exp.Order(expressions=[exp.Ordered(this=col("entry_at")),
-                                                       exp.Ordered(this=col("entry_id"))]))
-        if entry.frequency_max is not None or not entry.reentry:
-            self.cte("ranked_candidates", exp.select("*", exp.alias_(rank, "rank_in_tick")).from_("entry_candidates"))
-            admitted = exp.select(*[col(c, "c") for c in ("entry_id", "profile_id", "trigger_event_id", "entry_at")]).from_(
-                exp.alias_(exp.to_table("ranked_candidates"), "c", table=True))
-            if entry.frequency_max is not None:
-                earlier = exp.EQ(this=col("profile_id", "s"), expression=col("profile_id", "c"))
-                if entry.frequency_per is not None:
-                    earlier = exp.and_(earlier, exp.GT(this=col("entry_at", "s"),
-                                                       expression=exp.Sub(this=col("entry_at", "c"), expression=exp.Interval(
-                                                           this=lit(int(entry.frequency_per.total_seconds())), unit=exp.var("SECOND")))))
-                prior = exp.select(exp.func("COUNT", exp.Star())).from_(exp.alias_(exp.to_table("state"), "s", table=True)).where(earlier)
-                admitted = admitted.where(exp.LTE(this=exp.Add(this=prior.subquery(), expression=col("rank_in_tick", "c")),
-                                                  expression=lit(entry.frequency_max)))
-            if not entry.reentry:
-                inside = exp.select("1").from_(exp.alias_(exp.to_table("state"), "s", table=True)).where(exp.and_(
-                    exp.EQ(this=col("profile_id", "s"), expression=col("profile_id", "c")),
-                    exp.EQ(this=col("status", "s"), expression=lit("active"))))
-                admitted = admitted.where(exp.and_(exp.EQ(this=col("rank_in_tick", "c"), expression=lit(1)),
-                                                   exp.not_(exp.Exists(this=inside))))
+        self.admit(entry)
+        admitted = exp.select("*").from_("admitted_entries")
         self.cte("new_entries", admitted)
         self.record("new_entries", None, {
             "record": lit("transition"), "logical_at": col("entry_at"), "entry_id": col("entry_id"),
             "profile_id": col("profile_id"), "entry_at": col("entry_at"), "trigger_event_id": col("trigger_event_id"),
             "node_id": lit(plan.start), "reason": lit("entered"),
         })
+
+    def admit(self, entry: EntryPlan) -> None:
+        """Frequency and re-entry, judged by logical time against earlier entries (`state`): a candidate is
+        refused if `max` entries already fall in its window, or (without re-entry) if an earlier entry was
+        still inside at its time (active, or ended after it). Of one profile's remaining candidates in this
+        tick, only as many enter as the frequency leaves room for and, without re-entry, only the first;
+        a later one is judged again by the next tick, when the first one's end is known."""
+        earlier = exp.and_(exp.EQ(this=col("profile_id", "s"), expression=col("profile_id", "c")),
+                           exp.LTE(this=col("entry_at", "s"), expression=col("entry_at", "c")))
+        checks: list[exp.Expression] = []
+        prior = None
+        if entry.frequency_max is not None:
+            in_window = earlier.copy()
+            if entry.frequency_per is not None:
+                since = exp.Sub(this=col("entry_at", "c"), expression=exp.Interval(
+                    this=lit(int(entry.frequency_per.total_seconds())), unit=exp.var("SECOND")))
+                in_window = exp.and_(in_window, exp.GT(this=col("entry_at", "s"), expression=since))
+            prior = exp.select(exp.func("COUNT", exp.Star())).from_(aliased("state", "s")).where(in_window).subquery()
+            checks.append(exp.LT(this=prior, expression=lit(entry.frequency_max)))
+        if not entry.reentry:
+            inside = exp.select("1").from_(aliased("state", "s")).where(exp.and_(earlier.copy(), exp.or_(
+                exp.EQ(this=col("status", "s"), expression=lit("active")),
+                exp.GT(this=col("logical_at", "s"), expression=col("entry_at", "c")))))
+            checks.append(exp.not_(exp.Exists(this=inside)))
+        columns = [col(c, "c") for c in ("entry_id", "profile_id", "trigger_event_id", "entry_at")]
+        if not checks:
+            self.cte("admitted_entries", exp.select(*columns).from_(aliased("entry_candidates", "c")))
+            return
+        rank = exp.Window(this=exp.RowNumber(), partition_by=[col("profile_id", "c")],
+                          order=exp.Order(expressions=[exp.Ordered(this=col("entry_at", "c")),
+                                                       exp.Ordered(this=col("entry_id", "c"))]))
+        select = [*columns, exp.alias_(rank, "rank_in_tick")]
+        if prior is not None:
+            select.append(exp.alias_(prior.copy(), "prior_entries"))
+        self.cte("admissible_entries", exp.select(*select).from_(aliased("entry_candidates", "c")).where(exp.and_(*checks)))
+        limits = []
+        if prior is not None:
+            limits.append(exp.LTE(this=exp.Add(this=col("prior_entries"), expression=col("rank_in_tick")),
+                                  expression=lit(entry.frequency_max)))
+        if not entry.reentry:
+            limits.append(exp.EQ(this=col("rank_in_tick"), expression=lit(1)))
+        self.cte("admitted_entries", exp.select("entry_id", "profile_id", "trigger_event_id", "entry_at")
+                 .from_("admissible_entries").where(exp.and_(*limits)))
 
     def exits(self) -> None:
         live = exp.union(

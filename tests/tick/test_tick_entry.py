@@ -114,12 +114,6 @@ def test_every_mode_enters_again_after_the_previous_entry_completed(make_scenari
     assert sorted(s["status"] for s in sc.state("p")) == ["completed", "completed"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with `reentry: false` a trigger that happened while the profile was "
-    "inside is not dropped: it stays a candidate every tick and enters as soon as the first entry has "
-    "completed, with its stale logical time (here a second entry at T0+30m, admitted at the T0+2h tick)",
-)
 def test_every_mode_without_reentry_ignores_triggers_while_inside(make_scenario):
     sc = make_scenario({"every_signup": EVERY})
     sc.profile("p")
@@ -144,12 +138,6 @@ EVERY_CAPPED = journey(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a candidate refused by the frequency limit is never dropped; it is "
-    "re-ranked every tick (rank_in_tick 1), so every later trigger of the profile gets rank >= 2 and "
-    "is refused too: after one refusal the profile can never enter again",
-)
 def test_frequency_per_period_admits_again_after_the_period(make_scenario):
     sc = make_scenario({"every_capped": EVERY_CAPPED})
     sc.profile("p")
