@@ -23,7 +23,9 @@ from journey_compiler.config.project import Project
 
 _BLOCKED_SQL = """
 with due as (
-    select message_id, journey_id, recipient_id, channel, priority, not_before, coalesce(cap_exempt, false) as exempt
+    select
+        message_id, journey_id, recipient_id, channel, priority, not_before,
+        coalesce(cap_exempt, false) as exempt
     from journeys.send_queue
     where message_id in (select unnest($message_ids))
 ),
@@ -56,7 +58,8 @@ select
         ) or exists (
             select 1 from pairs as p join due as ahead on ahead.journey_id = p.other_journey
             where p.journey_id = r.journey_id and ahead.recipient_id = r.recipient_id
-              and (ahead.priority, ahead.not_before, ahead.message_id) < (r.priority, r.not_before, r.message_id)
+              and (ahead.priority, ahead.not_before, ahead.message_id)
+                  < (r.priority, r.not_before, r.message_id)
         ) then 'exclusive_with: the recipient is reached by a mutually exclusive journey'
         when not r.exempt and c.max_sent is not null and (
             select count(*) from delivered as d
@@ -85,18 +88,23 @@ class DeliveryRules:
                 exclusive.setdefault(other, set()).add(journey.id)
         return cls(dict(project.channels.frequency_caps), {j: frozenset(o) for j, o in exclusive.items()})
 
-    def blocked(self, con: duckdb.DuckDBPyConnection, message_ids: list[str], now: datetime) -> dict[str, str]:
+    def blocked(
+        self, con: duckdb.DuckDBPyConnection, message_ids: list[str], now: datetime
+    ) -> dict[str, str]:
         """message_id -> why it may not be sent, for the due messages a rule blocks."""
         if not message_ids or (not self.caps and not self.exclusive):
             return {}
         pairs = [(journey, other) for journey, others in self.exclusive.items() for other in sorted(others)]
-        rows = con.execute(_BLOCKED_SQL, {
-            "message_ids": message_ids,
-            "now": now,
-            "cap_channels": list(self.caps),
-            "cap_max": [cap.max for cap in self.caps.values()],
-            "cap_seconds": [int(cap.per.total_seconds()) for cap in self.caps.values()],
-            "pair_journeys": [journey for journey, _ in pairs],
-            "pair_others": [other for _, other in pairs],
-        }).fetchall()
+        rows = con.execute(
+            _BLOCKED_SQL,
+            {
+                "message_ids": message_ids,
+                "now": now,
+                "cap_channels": list(self.caps),
+                "cap_max": [cap.max for cap in self.caps.values()],
+                "cap_seconds": [int(cap.per.total_seconds()) for cap in self.caps.values()],
+                "pair_journeys": [journey for journey, _ in pairs],
+                "pair_others": [other for _, other in pairs],
+            },
+        ).fetchall()
         return {message_id: reason for message_id, reason in rows if reason is not None}

@@ -1,7 +1,8 @@
 """The one dispatcher for every channel: send what is due in `journeys.send_queue`, record every outcome.
 
 What is due is decided here, in one query: a queued row whose `not_before` has passed and that has no
-outcome in `journeys.message_events` yet (rows the tick suppressed itself carry status `suppressed`). Outcomes are `sent`,
+outcome in `journeys.message_events` yet (rows the tick suppressed itself carry status `suppressed`).
+Outcomes are `sent`,
 `failed` or `suppressed` (or any later provider status); the dispatcher never updates the queue.
 
 Crash between the provider call and the outcome write: the dispatcher prefers a possible duplicate to a
@@ -170,7 +171,9 @@ def dispatch_due(
     with _Channels(channels) as open_channels:
         for start in range(0, len(due), _CHUNK):
             chunk = due[start : start + _CHUNK]
-            outcomes = _dispatch_chunk(con, chunk, templates, open_channels, now, max_attempts, backoff, blocked)
+            outcomes = _dispatch_chunk(
+                con, chunk, templates, open_channels, now, max_attempts, backoff, blocked
+            )
             report.counts.update((row.channel, outcomes[row.message_id].status) for row in chunk)
     return report
 

@@ -21,7 +21,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="Warehouse-na
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
 
-DirOption = Annotated[Path | None, typer.Option("--dir", envvar="JOURNEYS_DIR", help="The journeys directory.")]
+DirOption = Annotated[
+    Path | None, typer.Option("--dir", envvar="JOURNEYS_DIR", help="The journeys directory.")
+]
 WarehouseOption = Annotated[
     Path | None, typer.Option("--warehouse", envvar="JOURNEYS_WAREHOUSE", help="The DuckDB warehouse file.")
 ]
@@ -48,14 +50,20 @@ def validate(directory: DirOption = None) -> None:
 
     root = directory or _workspace(None, None).journeys_dir
     project = load_project(root)
-    out.print(f"[green]valid[/green]: {root} — {len(project.journeys)} journeys, {len(project.segments)} segments, "
-              f"{len(project.metrics)} metrics, {len(project.templates)} templates")
+    out.print(
+        f"[green]valid[/green]: {root} — {len(project.journeys)} journeys, {len(project.segments)} segments, "
+        f"{len(project.metrics)} metrics, {len(project.templates)} templates"
+    )
 
 
 @app.command("compile")
-def compile_(directory: DirOption = None, warehouse: WarehouseOption = None,
-             out_dir: Annotated[Path | None, typer.Option("--out", help="Also write the generated models here.")] = None
-             ) -> None:
+def compile_(
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Also write the generated models here.")
+    ] = None,
+) -> None:
     """Compile the journeys into dbt models (written into the warehouse's dbt build folder)."""
     from journey_compiler.runtime.workspace import build_dbt_project
 
@@ -71,7 +79,7 @@ def compile_(directory: DirOption = None, warehouse: WarehouseOption = None,
 
 @app.command()
 def init(directory: DirOption = None, warehouse: WarehouseOption = None) -> None:
-    """Create the raw tables (spec section 1) and control tables that do not exist yet; keeps existing rows."""
+    """Create the raw tables (spec section 1) and control tables that are missing; keeps existing rows."""
     import duckdb
 
     from journey_compiler.warehouse.tables import init_warehouse
@@ -99,10 +107,14 @@ def tick_times(start: datetime, until: datetime | None, every: timedelta | None)
 
 
 @app.command()
-def tick(directory: DirOption = None, warehouse: WarehouseOption = None, at: AtOption = "now",
-         until: Annotated[str | None, typer.Option(help="Tick repeatedly up to this time (backfill).")] = None,
-         every: Annotated[str | None, typer.Option(help="Step between ticks with --until, e.g. 15m.")] = None,
-         send: Annotated[bool, typer.Option(help="Dispatch due messages after each tick.")] = False) -> None:
+def tick(
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    at: AtOption = "now",
+    until: Annotated[str | None, typer.Option(help="Tick repeatedly up to this time (backfill).")] = None,
+    every: Annotated[str | None, typer.Option(help="Step between ticks with --until, e.g. 15m.")] = None,
+    send: Annotated[bool, typer.Option(help="Dispatch due messages after each tick.")] = False,
+) -> None:
     """Run the tick at T (or every tick from T to T2): entries, moves, exits, sends, tags and goals."""
     from journey_compiler.runtime.tick import run_tick
     from journey_compiler.runtime.workspace import build_dbt_project
@@ -120,7 +132,9 @@ def tick(directory: DirOption = None, warehouse: WarehouseOption = None, at: AtO
                 _dispatch(ws, built.project, moment)
             if len(times) == 1:
                 state = "already applied, nothing changed" if plan.already_applied else "applied"
-                out.print(f"tick {plan.tick_at:%Y-%m-%d %H:%M:%S} (events loaded by {plan.watermark}): {state}")
+                out.print(
+                    f"tick {plan.tick_at:%Y-%m-%d %H:%M:%S} (events loaded by {plan.watermark}): {state}"
+                )
             progress.advance(task)
 
 
@@ -139,11 +153,15 @@ def _dispatch(ws, project, now: datetime):  # noqa: ANN001, ANN202
     from channel_senders.outbox import dispatch_due
 
     with duckdb.connect(str(ws.warehouse)) as con:
-        return dispatch_due(con, project.channels, project.templates, now, rules=DeliveryRules.from_project(project))
+        return dispatch_due(
+            con, project.channels, project.templates, now, rules=DeliveryRules.from_project(project)
+        )
 
 
 @app.command()
-def schema(out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None) -> None:
+def schema(
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
+) -> None:
     """The JSON Schema of a journey file, for editors (e.g. yaml-language-server)."""
     from journey_compiler.config.journey import Journey
 
@@ -155,10 +173,12 @@ def schema(out_file: Annotated[Path | None, typer.Option("--out", help="Write he
 
 
 @app.command()
-def demo(workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes (recreated).")] = Path("demo"),
-         profiles: Annotated[int, typer.Option(help="Synthetic profiles.")] = 3000,
-         days: Annotated[int, typer.Option(help="Days of signups; the demo ticks one more.")] = 7,
-         every: Annotated[str, typer.Option(help="Tick cadence of the simulated week.")] = "2h") -> None:
+def demo(
+    workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes (recreated).")] = Path("demo"),
+    profiles: Annotated[int, typer.Option(help="Synthetic profiles.")] = 3000,
+    days: Annotated[int, typer.Option(help="Days of signups; the demo ticks one more.")] = 7,
+    every: Annotated[str, typer.Option(help="Tick cadence of the simulated week.")] = "2h",
+) -> None:
     """A synthetic shop, a simulated week of ticks, real sends to local SMTP/HTTP servers, and the counts."""
     from journey_compiler.demo.run import run_demo
 
@@ -166,8 +186,15 @@ def demo(workdir: Annotated[Path, typer.Option(help="Where the demo warehouse go
 
 
 def _progress(show: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=err, disable=not show, transient=False)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not show,
+        transient=False,
+    )
 
 
 def main() -> None:

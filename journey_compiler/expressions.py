@@ -17,11 +17,41 @@ from journey_compiler.config.warehouse import ColumnType
 from journey_compiler.warehouse.tables import column_type
 
 _ALLOWED: tuple[type[exp.Expression], ...] = (
-    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple,
-    exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not,
-    exp.In, exp.Like, exp.ILike, exp.Is, exp.Between,
-    exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg, exp.DPipe,
-    exp.Lower, exp.Upper, exp.Coalesce, exp.Abs, exp.Length, exp.Trim, exp.Round,
+    exp.Column,
+    exp.Identifier,
+    exp.Literal,
+    exp.Boolean,
+    exp.Null,
+    exp.Paren,
+    exp.Tuple,
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.And,
+    exp.Or,
+    exp.Not,
+    exp.In,
+    exp.Like,
+    exp.ILike,
+    exp.Is,
+    exp.Between,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.Mod,
+    exp.Neg,
+    exp.DPipe,
+    exp.Lower,
+    exp.Upper,
+    exp.Coalesce,
+    exp.Abs,
+    exp.Length,
+    exp.Trim,
+    exp.Round,
 )
 
 
@@ -30,7 +60,8 @@ def parse_filter(text: str) -> exp.Expression:
     try:
         tree = sqlglot.parse_one(text)
     except ParseError as err:
-        raise ValueError(f"cannot parse filter {text!r}: {err.errors[0]['description'] if err.errors else err}")
+        detail = err.errors[0]["description"] if err.errors else err
+        raise ValueError(f"cannot parse filter {text!r}: {detail}") from None
     if tree is None:
         raise ValueError("empty filter")
     for node in tree.walk():
@@ -50,7 +81,9 @@ def check_filter(text: str, declared: Mapping[str, object], what: str) -> None:
     unknown = sorted(filter_names(text) - set(declared))
     if unknown:
         known = ", ".join(sorted(declared)) or "none"
-        raise ValueError(f"unknown column {', '.join(map(repr, unknown))} in filter (declared for {what}: {known})")
+        raise ValueError(
+            f"unknown column {', '.join(map(repr, unknown))} in filter (declared for {what}: {known})"
+        )
 
 
 def compile_filter(text: str, columns: Mapping[str, exp.Expression]) -> exp.Expression:
@@ -73,5 +106,3 @@ def json_field(document: exp.Expression, key: str, kind: ColumnType) -> exp.Expr
 
 def json_columns(document: exp.Expression, declared: Mapping[str, ColumnType]) -> dict[str, exp.Expression]:
     return {name: json_field(document, name, kind) for name, kind in declared.items()}
-
-

@@ -19,8 +19,18 @@ from journey_compiler.errors import NotCompilable
 from journey_compiler.sqlgen.segments import unsupported
 
 COMPILED_NODE_KINDS = (
-    "send", "wait", "event_check", "wait_for_event", "event_split", "message_status", "segment_check",
-    "segment_split", "add_tag", "remove_tag", "ab_split", "exit",
+    "send",
+    "wait",
+    "event_check",
+    "wait_for_event",
+    "event_split",
+    "message_status",
+    "segment_check",
+    "segment_split",
+    "add_tag",
+    "remove_tag",
+    "ab_split",
+    "exit",
 )
 
 
@@ -139,13 +149,20 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         entry_plan = EntryPlan(match=None, mode="schedule", count=1, **common)  # type: ignore[arg-type]
     elif trigger is not None:
         assert trigger.did is not None
-        entry_plan = EntryPlan(match=match(trigger.did, trigger.count), mode=trigger.mode, count=trigger.count,
-                               **common)  # type: ignore[arg-type]
+        entry_plan = EntryPlan(
+            match=match(trigger.did, trigger.count), mode=trigger.mode, count=trigger.count, **common
+        )  # type: ignore[arg-type]
     else:
         without = entry.event_without
         assert without is not None
-        entry_plan = EntryPlan(match=match(without.did, 1), mode="without", count=1, absent=match(without.then_not),
-                               absent_within=without.within, **common)  # type: ignore[arg-type]
+        entry_plan = EntryPlan(
+            match=match(without.did, 1),
+            mode="without",
+            count=1,
+            absent=match(without.then_not),
+            absent_within=without.within,
+            **common,
+        )  # type: ignore[arg-type]
 
     exits = []
     for rule in journey.exit_when:
@@ -217,8 +234,12 @@ def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], N
 
     if kind not in COMPILED_NODE_KINDS:
         no(f"node kind `{kind}`")
-    if isinstance(node, cfg.SendNode) and node.send.subject is not None and node.send.subject.pick == "all" and any(
-            branch.startswith("on_") for branch in node.successors()):
+    if (
+        isinstance(node, cfg.SendNode)
+        and node.send.subject is not None
+        and node.send.subject.pick == "all"
+        and any(branch.startswith("on_") for branch in node.successors())
+    ):
         no("send outcome branches with `subject: {pick: all}` (several messages, one path)")
     if isinstance(node, cfg.EventCheckNode) and node.event_check.did is None:
         no("event_check without `did`")

@@ -12,5 +12,7 @@ def parse_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"bad time {text!r}: use ISO 8601, e.g. 2026-06-01T10:00 (UTC) or ...+08:00") from None
+        raise ValueError(
+            f"bad time {text!r}: use ISO 8601, e.g. 2026-06-01T10:00 (UTC) or ...+08:00"
+        ) from None
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value

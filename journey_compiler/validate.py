@@ -18,7 +18,17 @@ from journey_compiler.errors import ConfigError
 from journey_compiler.expressions import check_filter
 
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone")
-BUILTIN_METRICS = ("entered", "exited", "completed", "sent", "delivered", "read", "clicked", "failed", "suppressed")
+BUILTIN_METRICS = (
+    "entered",
+    "exited",
+    "completed",
+    "sent",
+    "delivered",
+    "read",
+    "clicked",
+    "failed",
+    "suppressed",
+)
 CHANNELS = ("email", "sms", "whatsapp", "webhook", "push")
 
 
@@ -31,13 +41,19 @@ def validate_project(project: Project) -> list[ConfigError]:
         errors += _Checker(project, origin).rule(segment.rule, ("rule",))
         cycle = _segment_cycle(project, segment_id)
         if cycle:
-            errors.append(origin.error(("rule",), f"segments refer to each other in a cycle: {' -> '.join(cycle)}"))
+            errors.append(
+                origin.error(("rule",), f"segments refer to each other in a cycle: {' -> '.join(cycle)}")
+            )
     for metric_id, metric in project.metrics.items():
         errors += _Checker(project, project.origin("metrics", metric_id)).metric(metric)
     for name, template in project.templates.items():
         errors += _template_syntax(project.origin("templates", name), template.model_dump(exclude_none=True))
     if project.channels.cap_whitelist and project.channels.cap_whitelist not in project.segments:
-        errors.append(ConfigError("channels.yaml", "cap_whitelist", f"unknown segment {project.channels.cap_whitelist!r}"))
+        errors.append(
+            ConfigError(
+                "channels.yaml", "cap_whitelist", f"unknown segment {project.channels.cap_whitelist!r}"
+            )
+        )
     return errors
 
 
@@ -62,13 +78,17 @@ class _Checker:
         declared = self.project.warehouse.events
         unknown = [name for name in condition.names if name not in declared]
         if unknown:
-            self.fail(path, f"unknown event {', '.join(map(repr, unknown))} (declared in warehouse.yaml: "
-                      f"{_known(declared)})")
+            self.fail(
+                path,
+                f"unknown event {', '.join(map(repr, unknown))} (declared in warehouse.yaml: "
+                f"{_known(declared)})",
+            )
             return
         if condition.where is not None:
             shared = set.intersection(*(set(declared[name]) for name in condition.names))
-            self.filter(condition.where, dict.fromkeys(shared), f"event {'/'.join(condition.names)}",
-                        (*path, "where"))
+            self.filter(
+                condition.where, dict.fromkeys(shared), f"event {'/'.join(condition.names)}", (*path, "where")
+            )
 
     def filter(self, text: str, declared: dict[str, object], what: str, path: YamlPath) -> None:
         try:
@@ -83,14 +103,21 @@ class _Checker:
     def detail(self, condition: DetailCondition, path: YamlPath) -> None:
         table = self.project.warehouse.details.get(condition.table)
         if table is None:
-            self.fail((*path, "table"), f"unknown detail table {condition.table!r} "
-                      f"(declared: {_known(self.project.warehouse.details)})")
+            self.fail(
+                (*path, "table"),
+                f"unknown detail table {condition.table!r} "
+                f"(declared: {_known(self.project.warehouse.details)})",
+            )
             return
         columns = dict.fromkeys([*table.columns, table.profile, table.time])
         if condition.column not in columns:
             key = "count" if condition.count is not None else "sum"
             self.fail((*path, key), f"unknown column {condition.column!r} of {condition.table}")
-        elif condition.sum is not None and table.columns.get(condition.sum) not in ("double", "bigint", "integer"):
+        elif condition.sum is not None and table.columns.get(condition.sum) not in (
+            "double",
+            "bigint",
+            "integer",
+        ):
             self.fail((*path, "sum"), f"column {condition.sum!r} is not numeric")
         if condition.where is not None:
             self.filter(condition.where, columns, f"detail table {condition.table}", (*path, "where"))
@@ -135,7 +162,9 @@ class _Checker:
                 self.detail(goal.detail, ("goals", i, "detail"))
         for i, metric in enumerate(journey.metrics):
             if metric not in self.project.metrics:
-                self.fail(("metrics", i), f"unknown metric {metric!r} (known: {_known(self.project.metrics)})")
+                self.fail(
+                    ("metrics", i), f"unknown metric {metric!r} (known: {_known(self.project.metrics)})"
+                )
         for i, other in enumerate(journey.exclusive_with):
             if other not in self.project.journeys or other == journey.id:
                 self.fail(("exclusive_with", i), f"unknown journey {other!r}")
@@ -165,7 +194,9 @@ class _Checker:
         for node_id, node in journey.nodes.items():
             for _, target, sub in node.edges():
                 if target not in journey.nodes:
-                    self.fail(("nodes", node_id, *sub), f"unknown node {target!r} (nodes: {_known(journey.nodes)})")
+                    self.fail(
+                        ("nodes", node_id, *sub), f"unknown node {target!r} (nodes: {_known(journey.nodes)})"
+                    )
         cycle = _graph_cycle(journey)
         if cycle:
             self.fail(("nodes", cycle[0]), f"the graph has a cycle: {' -> '.join(cycle)}")
@@ -199,13 +230,20 @@ class _Checker:
             case j.MessageStatusNode(message_status=spec):
                 sender = journey.nodes.get(spec.of)
                 if not isinstance(sender, j.SendNode):
-                    self.fail((*path, "message_status", "of"), f"{spec.of!r} is not a send node of this journey")
+                    self.fail(
+                        (*path, "message_status", "of"), f"{spec.of!r} is not a send node of this journey"
+                    )
                 elif spec.of not in _ancestors(journey, node_id):
-                    self.fail((*path, "message_status", "of"), f"send node {spec.of!r} does not come before {node_id!r}")
+                    self.fail(
+                        (*path, "message_status", "of"),
+                        f"send node {spec.of!r} does not come before {node_id!r}",
+                    )
             case j.AbRaceNode(ab_race=spec):
                 if spec.notify is not None:
                     self.channel(spec.notify.channel, (*path, "ab_race", "notify", "channel"))
-                    self.template(spec.notify.template, spec.notify.channel, (*path, "ab_race", "notify", "template"))
+                    self.template(
+                        spec.notify.template, spec.notify.channel, (*path, "ab_race", "notify", "template")
+                    )
                 races = [n for n, other in journey.nodes.items() if isinstance(other, j.AbRaceNode)]
                 if races.index(node_id) > 0:
                     self.fail(path, f"a journey has at most one ab_race (the first is {races[0]!r})")
@@ -228,7 +266,17 @@ class _Checker:
             except ParseError:
                 self.fail(("composite",), f"cannot parse {metric.composite!r}")
                 return self.errors
-            allowed = (exp.Column, exp.Identifier, exp.Literal, exp.Paren, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Neg)
+            allowed = (
+                exp.Column,
+                exp.Identifier,
+                exp.Literal,
+                exp.Paren,
+                exp.Add,
+                exp.Sub,
+                exp.Mul,
+                exp.Div,
+                exp.Neg,
+            )
             if any(not isinstance(node, allowed) for node in tree.walk()):
                 self.fail(("composite",), "only metric names, numbers, + - * / and parentheses are allowed")
             unknown = sorted({c.name for c in tree.find_all(exp.Column)} - known)
@@ -277,7 +325,7 @@ def _graph_cycle(journey: j.Journey) -> list[str]:
         node = journey.nodes.get(node_id)
         for target in node.successors().values() if node else []:
             if state.get(target) == 1:
-                return [*trail[trail.index(target):], target]
+                return [*trail[trail.index(target) :], target]
             if target in journey.nodes and target not in state:
                 found = visit(target, [*trail, target])
                 if found:

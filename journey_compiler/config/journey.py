@@ -46,7 +46,9 @@ def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {value!r}: use an IANA name such as Asia/Shanghai or UTC") from None
+        raise ValueError(
+            f"unknown timezone {value!r}: use an IANA name such as Asia/Shanghai or UTC"
+        ) from None
     return value
 
 

@@ -45,8 +45,10 @@ class Project:
         return self.origins[(kind, ident)]
 
 
-_UNION_TAGS = {"nodes": frozenset(NODE_KINDS), "channels": frozenset(("smtp", "http_sms", "whatsapp_cloud",
-                                                                      "http_push", "webhook"))}
+_UNION_TAGS = {
+    "nodes": frozenset(NODE_KINDS),
+    "channels": frozenset(("smtp", "http_sms", "whatsapp_cloud", "http_push", "webhook")),
+}
 """Where pydantic puts a discriminated union's tag into an error location: `<key>.<id>.<tag>...`."""
 
 
@@ -67,7 +69,9 @@ def _validate(model: type[M], doc: YamlDocument, errors: list[ConfigError]) -> M
                 # name the key itself; a missing key has no line, so it is reported at its parent's
                 key = loc[-1]
                 path = (*doc.real_path(loc[:-1]), key)
-                message = f"unknown key {key!r}" if problem["type"] == "extra_forbidden" else f"missing {key!r}"
+                message = (
+                    f"unknown key {key!r}" if problem["type"] == "extra_forbidden" else f"missing {key!r}"
+                )
             else:
                 path = doc.real_path(loc)
             errors.append(doc.error(path, message))

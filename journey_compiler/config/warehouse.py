@@ -19,7 +19,9 @@ def _names(what: str, names: object) -> None:
     """Attribute, property and column names become SQL identifiers and JSON paths: plain names only."""
     bad = [n for n in names if not _NAME.match(str(n))]  # type: ignore[attr-defined]
     if bad:
-        raise ValueError(f"{what} names must be plain identifiers ([A-Za-z_][A-Za-z0-9_]*): {', '.join(map(repr, bad))}")
+        raise ValueError(
+            f"{what} names must be plain identifiers ([A-Za-z_][A-Za-z0-9_]*): {', '.join(map(repr, bad))}"
+        )
 
 
 class Sources(StrictModel):

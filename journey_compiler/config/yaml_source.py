@@ -45,10 +45,9 @@ class YamlDocument:
         """Drop the parts of a pydantic error location that are not keys in the file (union tags)."""
         node, out = self.data, []
         for part in loc:
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-                out.append(part)
-            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            in_dict = isinstance(node, dict) and part in node
+            in_list = isinstance(node, list) and isinstance(part, int) and part < len(node)
+            if in_dict or in_list:
                 node = node[part]
                 out.append(part)
             elif node is None or not isinstance(node, dict | list) or isinstance(part, int):
@@ -101,7 +100,7 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def expand_env(doc: YamlDocument, environ: dict[str, str] | None = None) -> None:
-    """Replace `${VAR}` / `${VAR:-default}` in string values; an unset variable without default is an error."""
+    """Replace `${VAR}` / `${VAR:-default}` in string values; unset without a default is an error."""
     env = os.environ if environ is None else environ
 
     def expand(value: Any, path: YamlPath) -> Any:

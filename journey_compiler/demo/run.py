@@ -60,13 +60,25 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
         stale.unlink(missing_ok=True)
 
     with LocalSmtpServer() as smtp, LocalHttpServer() as http:
-        os.environ.update({
-            "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
-            "SMS_API_URL": http.url("/sms"), "WHATSAPP_API_URL": http.url("/whatsapp"),
-            "CRM_WEBHOOK_URL": http.url("/hook"), "PUSH_API_URL": http.url("/push"),
-            **{name: os.environ.get(name, "demo-secret") for name in (
-                "CRM_WEBHOOK_SECRET", "SMS_API_TOKEN", "WHATSAPP_API_TOKEN", "PUSH_API_TOKEN")},
-        })
+        os.environ.update(
+            {
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(smtp.port),
+                "SMS_API_URL": http.url("/sms"),
+                "WHATSAPP_API_URL": http.url("/whatsapp"),
+                "CRM_WEBHOOK_URL": http.url("/hook"),
+                "PUSH_API_URL": http.url("/push"),
+                **{
+                    name: os.environ.get(name, "demo-secret")
+                    for name in (
+                        "CRM_WEBHOOK_SECRET",
+                        "SMS_API_TOKEN",
+                        "WHATSAPP_API_TOKEN",
+                        "PUSH_API_TOKEN",
+                    )
+                },
+            }
+        )
         workspace = Workspace.resolve(EXAMPLES, warehouse, workdir / "dbt")
         built = build_dbt_project(workspace)
         console.print(f"[bold]Journeys[/bold] from {EXAMPLES}; warehouse {warehouse}")
@@ -78,8 +90,10 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
 
         with duckdb.connect(str(warehouse)) as con:
             shop = generate_shop(con, built.project.warehouse, start=START, days=days, profiles=profiles)
-        console.print(f"Synthetic shop: {shop.profiles} profiles, {shop.events} events "
-                      f"({shop.late_events} late, {shop.duplicate_deliveries} delivered twice), {shop.orders} orders")
+        console.print(
+            f"Synthetic shop: {shop.profiles} profiles, {shop.events} events "
+            f"({shop.late_events} late, {shop.duplicate_deliveries} delivered twice), {shop.orders} orders"
+        )
 
         ticks = []
         moment = START + every
@@ -88,13 +102,20 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
             moment += every
         rules = DeliveryRules.from_project(built.project)
         sent = 0
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=console) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
             task = progress.add_task(f"ticking every {every} from {START:%Y-%m-%d}", total=len(ticks))
             for moment in ticks:
                 run_tick(workspace, built, moment)
                 with duckdb.connect(str(warehouse)) as con:
-                    report = dispatch_due(con, built.project.channels, built.project.templates, moment, rules=rules)
+                    report = dispatch_due(
+                        con, built.project.channels, built.project.templates, moment, rules=rules
+                    )
                 sent += report.total("sent")
                 progress.update(task, advance=1, description=f"tick {moment:%a %m-%d %H:%M}")
         run_dbt(built.dbt_dir, warehouse, ["run", "--select", "journey_node_daily"])
@@ -106,15 +127,27 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
         for journey_id, count in entries:
             console.print(f"{journey_id}: {count} entries")
         posts = Counter(request.path for request in http.received)
-        received = [f"{len(smtp.received)} emails over SMTP"] + [f"{n} HTTP posts to {p}" for p, n in sorted(posts.items())]
+        received = [f"{len(smtp.received)} emails over SMTP"] + [
+            f"{n} HTTP posts to {p}" for p, n in sorted(posts.items())
+        ]
         console.print(f"Messages sent: {sent}. Received on 127.0.0.1: {', '.join(received)}.")
         shutil.rmtree(workdir / "dbt" / "logs", ignore_errors=True)
 
 
 def _table(rows: list[tuple]) -> Table:
     table = Table(title="Journeys after the simulated week (per node)")
-    for name in ("journey", "node", "arrived", "waiting now", "completed", "exited", "messages", "sent", "failed",
-                 "suppressed"):
+    for name in (
+        "journey",
+        "node",
+        "arrived",
+        "waiting now",
+        "completed",
+        "exited",
+        "messages",
+        "sent",
+        "failed",
+        "suppressed",
+    ):
         table.add_column(name, justify="left" if name in ("journey", "node") else "right")
     for row in rows:
         table.add_row(*(str(v) for v in row))

@@ -13,9 +13,17 @@ from journey_compiler.errors import TickError
 def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
     """`dbt <args>` for the built project; raises TickError with dbt's own message when a model fails."""
     os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse)
-    result = dbtRunner().invoke([
-        *args, "--project-dir", str(dbt_dir), "--profiles-dir", str(dbt_dir), "--quiet", "--no-use-colors",
-    ])
+    result = dbtRunner().invoke(
+        [
+            *args,
+            "--project-dir",
+            str(dbt_dir),
+            "--profiles-dir",
+            str(dbt_dir),
+            "--quiet",
+            "--no-use-colors",
+        ]
+    )
     if result.success:
         return
     problems = []
@@ -27,7 +35,7 @@ def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
 
 
 def parse_manifest(dbt_dir: Path, warehouse: Path) -> Path:
-    """`dbt parse` when a model changed since the last parse; returns target/manifest.json (Dagster needs it)."""
+    """`dbt parse` when a model changed since the last parse; returns target/manifest.json (for Dagster)."""
     manifest = dbt_dir / "target" / "manifest.json"
     models = [p for p in (dbt_dir / "models").rglob("*") if p.is_file()]
     if not manifest.exists() or any(p.stat().st_mtime > manifest.stat().st_mtime for p in models):

@@ -18,7 +18,13 @@ from journey_compiler.errors import TickError
 from journey_compiler.runtime.dbt import run_dbt
 from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
-from journey_compiler.warehouse.tables import CONTROL_SCHEMA, Columns, control_tables, create_tables, raw_tables
+from journey_compiler.warehouse.tables import (
+    CONTROL_SCHEMA,
+    Columns,
+    control_tables,
+    create_tables,
+    raw_tables,
+)
 
 DEPLOYMENT: Columns = {"digest": "text", "deployed_at": "timestamp"}
 TICK_TAG = "tick"
@@ -64,8 +70,9 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime, *,
-               if_behind: Literal["raise", "skip"] = "raise") -> TickPlan:
+def begin_tick(
+    workspace: Workspace, built: BuiltProject, at: datetime, *, if_behind: Literal["raise", "skip"] = "raise"
+) -> TickPlan:
     """Register tick `at` (fixing its watermark the first time) and point the tick models at it.
 
     A tick before the last applied one is refused (`raise`, for people) or skipped (`skip`, for schedulers
@@ -80,12 +87,16 @@ def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime, *,
         if last is not None and at < last:
             if if_behind == "skip":
                 return TickPlan(at, None, already_applied=False, deploy=False, superseded=True)
-            raise TickError(f"tick at {at} is before the last applied tick {last}: ticks only move forward "
-                            "(state is an append-only history)")
+            raise TickError(
+                f"tick at {at} is before the last applied tick {last}: ticks only move forward "
+                "(state is an append-only history)"
+            )
         missing = _missing_raw_tables(con, built)
         if missing:
-            raise TickError(f"{workspace.warehouse}: raw table(s) {', '.join(missing)} not found; run "
-                            "`journeys init` to create empty ones, or point --warehouse at your warehouse")
+            raise TickError(
+                f"{workspace.warehouse}: raw table(s) {', '.join(missing)} not found; run "
+                "`journeys init` to create empty ones, or point --warehouse at your warehouse"
+            )
         if row is None:
             events = built.project.warehouse.sources.events
             (newest,) = con.execute(_NEWEST_LOAD.format(events=_quoted(events))).fetchone() or (None,)
@@ -95,11 +106,16 @@ def begin_tick(workspace: Workspace, built: BuiltProject, at: datetime, *,
             watermark = row[0]
         (previous,) = con.execute(_PREVIOUS_TICK, [at]).fetchone() or (None,)
         con.execute(_SET_CONTEXT, [at, watermark, previous])
-        scheduled = [built.project.journeys[j] for j in built.compiled.journeys
-                     if built.project.journeys[j].entry.schedule_recurring is not None]
+        scheduled = [
+            built.project.journeys[j]
+            for j in built.compiled.journeys
+            if built.project.journeys[j].entry.schedule_recurring is not None
+        ]
         record_occurrences(con, scheduled, at)
         deployed = con.execute(_DEPLOYED).fetchone()
-    return TickPlan(at, watermark, already_applied=False, deploy=deployed is None or deployed[0] != built.digest)
+    return TickPlan(
+        at, watermark, already_applied=False, deploy=deployed is None or deployed[0] != built.digest
+    )
 
 
 def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> None:

@@ -27,16 +27,22 @@ class Workspace:
     """The runnable dbt project: the static template plus the models generated from the journeys."""
 
     @classmethod
-    def resolve(cls, journeys_dir: str | Path | None = None, warehouse: str | Path | None = None,
-                build_dir: str | Path | None = None) -> Workspace:
+    def resolve(
+        cls,
+        journeys_dir: str | Path | None = None,
+        warehouse: str | Path | None = None,
+        build_dir: str | Path | None = None,
+    ) -> Workspace:
         """Arguments win over JOURNEYS_DIR / JOURNEYS_WAREHOUSE / JOURNEYS_BUILD_DIR, then defaults."""
         journeys = Path(journeys_dir or os.environ.get("JOURNEYS_DIR") or "journeys").resolve()
         db = Path(warehouse or os.environ.get("JOURNEYS_WAREHOUSE") or DEFAULT_WAREHOUSE).resolve()
         if db.stem in RESERVED_STEMS:
             # DuckDB names the database after the file; `journeys.tick_log` would then be ambiguous
-            raise JourneysError(f"warehouse file {db.name!r}: DuckDB would name the database {db.stem!r}, like "
-                                f"one of the schemas it holds ({', '.join(RESERVED_STEMS)}); use another file name, "
-                                f"e.g. {DEFAULT_WAREHOUSE}")
+            raise JourneysError(
+                f"warehouse file {db.name!r}: DuckDB would name the database {db.stem!r}, like "
+                f"one of the schemas it holds ({', '.join(RESERVED_STEMS)}); use another file name, "
+                f"e.g. {DEFAULT_WAREHOUSE}"
+            )
         build = build_dir or os.environ.get("JOURNEYS_BUILD_DIR") or db.parent / f"{db.name}.dbt"
         return cls(journeys, db, Path(build).resolve())
 

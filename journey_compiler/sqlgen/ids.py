@@ -1,4 +1,4 @@
-"""Deterministic ids and A/B buckets: the same inputs give the same values on every engine and every re-run."""
+"""Deterministic ids and A/B buckets: the same inputs give the same values on every engine and re-run."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def stable_id(*parts: exp.Expression) -> exp.Expression:
 
 
 def bucket(*parts: exp.Expression, dialect: str = "duckdb") -> exp.Expression:
-    """An integer in [0, BUCKETS) from the first 8 hex digits of md5(parts), computed identically per engine."""
+    """An integer in [0, BUCKETS) from the first 8 hex digits of md5(parts), identical on every engine."""
     prefix = exp.Substring(this=stable_id(*parts), start=exp.Literal.number(1), length=exp.Literal.number(8))
     if dialect == "spark":
         number = exp.func("CONV", prefix, exp.Literal.number(16), exp.Literal.number(10))

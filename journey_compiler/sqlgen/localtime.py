@@ -12,12 +12,15 @@ from sqlglot import exp
 
 
 def to_local(utc: exp.Expression, timezone: exp.Expression) -> exp.Expression:
-    return exp.ConvertTimezone(source_tz=exp.Literal.string("UTC"), target_tz=timezone.copy(), timestamp=utc.copy())
+    return exp.ConvertTimezone(
+        source_tz=exp.Literal.string("UTC"), target_tz=timezone.copy(), timestamp=utc.copy()
+    )
 
 
 def to_utc(local: exp.Expression, timezone: exp.Expression) -> exp.Expression:
-    converted = exp.ConvertTimezone(source_tz=timezone.copy(), target_tz=exp.Literal.string("UTC"),
-                                    timestamp=local.copy())
+    converted = exp.ConvertTimezone(
+        source_tz=timezone.copy(), target_tz=exp.Literal.string("UTC"), timestamp=local.copy()
+    )
     return exp.cast(converted, "TIMESTAMP")
 
 
@@ -43,9 +46,12 @@ def next_clock(local: exp.Expression, clock: time) -> exp.Expression:
     """The first local instant at `clock` that is not before `local` (today's, else tomorrow's)."""
     midnight = exp.TimestampTrunc(this=local.copy(), unit=exp.var("DAY"))
     today = exp.Add(this=midnight, expression=exp.Interval(this=_minutes(clock), unit=exp.var("MINUTE")))
-    tomorrow = exp.Add(this=today.copy(), expression=exp.Interval(this=exp.Literal.number(1), unit=exp.var("DAY")))
-    return exp.Case(ifs=[exp.If(this=exp.GTE(this=today.copy(), expression=local.copy()), true=today)],
-                    default=tomorrow)
+    tomorrow = exp.Add(
+        this=today.copy(), expression=exp.Interval(this=exp.Literal.number(1), unit=exp.var("DAY"))
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.GTE(this=today.copy(), expression=local.copy()), true=today)], default=tomorrow
+    )
 
 
 def plus_days(local: exp.Expression, days: exp.Expression | int) -> exp.Expression:
@@ -55,28 +61,47 @@ def plus_days(local: exp.Expression, days: exp.Expression | int) -> exp.Expressi
 
 def next_weekday(local: exp.Expression, isodow: int, clock: time) -> exp.Expression:
     """The first local instant on ISO weekday `isodow` (1 = Monday) at `clock`, not before `local`."""
-    ahead = exp.Mod(this=exp.paren(exp.Add(
-        this=exp.Sub(this=exp.Literal.number(isodow), expression=exp.DayOfWeekIso(this=local.copy())),
-        expression=exp.Literal.number(7))), expression=exp.Literal.number(7))
+    ahead = exp.Mod(
+        this=exp.paren(
+            exp.Add(
+                this=exp.Sub(this=exp.Literal.number(isodow), expression=exp.DayOfWeekIso(this=local.copy())),
+                expression=exp.Literal.number(7),
+            )
+        ),
+        expression=exp.Literal.number(7),
+    )
     midnight = exp.TimestampTrunc(this=local.copy(), unit=exp.var("DAY"))
-    candidate = exp.Add(this=plus_days(midnight, ahead), expression=exp.Interval(this=_minutes(clock), unit=exp.var("MINUTE")))
-    return exp.Case(ifs=[exp.If(this=exp.GTE(this=candidate.copy(), expression=local.copy()), true=candidate)],
-                    default=plus_days(candidate.copy(), 7))
+    candidate = exp.Add(
+        this=plus_days(midnight, ahead), expression=exp.Interval(this=_minutes(clock), unit=exp.var("MINUTE"))
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.GTE(this=candidate.copy(), expression=local.copy()), true=candidate)],
+        default=plus_days(candidate.copy(), 7),
+    )
 
 
 def next_month_day(local: exp.Expression, day: int, clock: time) -> exp.Expression:
     """The first local instant on day `day` of a month at `clock`, not before `local` (a day past the month's
     end rolls into the next month, as date arithmetic does)."""
     month = exp.TimestampTrunc(this=local.copy(), unit=exp.var("MONTH"))
-    offset = exp.Interval(this=exp.Literal.number((day - 1) * 24 * 60 + clock.hour * 60 + clock.minute),
-                          unit=exp.var("MINUTE"))
+    offset = exp.Interval(
+        this=exp.Literal.number((day - 1) * 24 * 60 + clock.hour * 60 + clock.minute), unit=exp.var("MINUTE")
+    )
     candidate = exp.Add(this=month, expression=offset)
-    next_month = exp.Add(this=exp.Add(this=month.copy(), expression=exp.Interval(
-        this=exp.Literal.number(1), unit=exp.var("MONTH"))), expression=offset.copy())
-    return exp.Case(ifs=[exp.If(this=exp.GTE(this=candidate.copy(), expression=local.copy()), true=candidate)],
-                    default=next_month)
+    next_month = exp.Add(
+        this=exp.Add(
+            this=month.copy(), expression=exp.Interval(this=exp.Literal.number(1), unit=exp.var("MONTH"))
+        ),
+        expression=offset.copy(),
+    )
+    return exp.Case(
+        ifs=[exp.If(this=exp.GTE(this=candidate.copy(), expression=local.copy()), true=candidate)],
+        default=next_month,
+    )
 
 
 def clock_on(day: exp.Expression, clock: time) -> exp.Expression:
     """`day` (a date) at local `clock`, as a local timestamp."""
-    return exp.Add(this=exp.cast(day, "TIMESTAMP"), expression=exp.Interval(this=_minutes(clock), unit=exp.var("MINUTE")))
+    return exp.Add(
+        this=exp.cast(day, "TIMESTAMP"), expression=exp.Interval(this=_minutes(clock), unit=exp.var("MINUTE"))
+    )

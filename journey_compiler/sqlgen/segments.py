@@ -28,8 +28,9 @@ def unsupported(rule: Rule, project: Project) -> str | None:
 
 
 class SegmentSql:
-    def __init__(self, project: Project, events: exp.Expression, profiles: exp.Expression,
-                 tags: exp.Expression) -> None:
+    def __init__(
+        self, project: Project, events: exp.Expression, profiles: exp.Expression, tags: exp.Expression
+    ) -> None:
         self.project = project
         self.events, self.profiles, self.tags = events, profiles, tags
 
@@ -56,16 +57,30 @@ class SegmentSql:
         alias = "sp"
         columns = {name: exp.column(name, alias) for name in PROFILE_FIELDS}
         columns |= json_columns(exp.column("attributes", alias), self.project.warehouse.attributes)
-        return exp.Exists(this=exp.select("1").from_(exp.alias_(self.profiles.copy(), alias, table=True)).where(
-            exp.and_(exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
-                     compile_filter(rule.where, columns))))
+        return exp.Exists(
+            this=exp.select("1")
+            .from_(exp.alias_(self.profiles.copy(), alias, table=True))
+            .where(
+                exp.and_(
+                    exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
+                    compile_filter(rule.where, columns),
+                )
+            )
+        )
 
     def visit_tag(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
         alias = "st"
-        return exp.Exists(this=exp.select("1").from_(exp.alias_(self.tags.copy(), alias, table=True)).where(exp.and_(
-            exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
-            exp.EQ(this=exp.column("tag", alias), expression=exp.Literal.string(rule.tag or "")),
-            exp.LTE(this=exp.column("tagged_at", alias), expression=at.copy()))))
+        return exp.Exists(
+            this=exp.select("1")
+            .from_(exp.alias_(self.tags.copy(), alias, table=True))
+            .where(
+                exp.and_(
+                    exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
+                    exp.EQ(this=exp.column("tag", alias), expression=exp.Literal.string(rule.tag or "")),
+                    exp.LTE(this=exp.column("tagged_at", alias), expression=at.copy()),
+                )
+            )
+        )
 
     def visit_did(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
         assert rule.did is not None
@@ -75,23 +90,35 @@ class SegmentSql:
         assert rule.did_not is not None
         return exp.not_(self.did(rule.did_not, profile_id, at))
 
-    def did(self, condition: EventCondition, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
+    def did(
+        self, condition: EventCondition, profile_id: exp.Expression, at: exp.Expression
+    ) -> exp.Expression:
         """Did the profile do any of the events `times` times, in the last `within_last` before `at`?"""
         alias = "se"
         declared = self.project.warehouse.events
         conditions = [
             exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
-            exp.In(this=exp.column("event_name", alias), expressions=[exp.Literal.string(n) for n in condition.names]),
+            exp.In(
+                this=exp.column("event_name", alias),
+                expressions=[exp.Literal.string(n) for n in condition.names],
+            ),
             exp.LTE(this=exp.column("event_time", alias), expression=at.copy()),
         ]
         if condition.within_last is not None:
-            since = exp.Sub(this=at.copy(), expression=exp.Interval(
-                this=exp.Literal.number(int(condition.within_last.total_seconds())), unit=exp.var("SECOND")))
+            since = exp.Sub(
+                this=at.copy(),
+                expression=exp.Interval(
+                    this=exp.Literal.number(int(condition.within_last.total_seconds())),
+                    unit=exp.var("SECOND"),
+                ),
+            )
             conditions.append(exp.GT(this=exp.column("event_time", alias), expression=since))
         if condition.where is not None:
             shared = set.intersection(*(set(declared[n]) for n in condition.names))
             types = {k: v for k, v in declared[condition.names[0]].items() if k in shared}
-            conditions.append(compile_filter(condition.where, json_columns(exp.column("properties", alias), types)))
+            conditions.append(
+                compile_filter(condition.where, json_columns(exp.column("properties", alias), types))
+            )
         events = exp.alias_(self.events.copy(), alias, table=True)
         if condition.times == 1:
             return exp.Exists(this=exp.select("1").from_(events).where(exp.and_(*conditions)))
@@ -105,20 +132,33 @@ class SegmentSql:
         assert detail is not None
         alias = "sd"
         table = self.project.warehouse.details[detail.table]
-        conditions = [exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
-                      exp.LTE(this=exp.column("detail_at", alias), expression=at.copy())]
+        conditions = [
+            exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
+            exp.LTE(this=exp.column("detail_at", alias), expression=at.copy()),
+        ]
         if detail.within_last is not None:
-            since = exp.Sub(this=at.copy(), expression=exp.Interval(
-                this=exp.Literal.number(int(detail.within_last.total_seconds())), unit=exp.var("SECOND")))
+            since = exp.Sub(
+                this=at.copy(),
+                expression=exp.Interval(
+                    this=exp.Literal.number(int(detail.within_last.total_seconds())), unit=exp.var("SECOND")
+                ),
+            )
             conditions.append(exp.GT(this=exp.column("detail_at", alias), expression=since))
         if detail.where is not None:
             columns = {c: exp.column(c, alias) for c in table.columns}
             conditions.append(compile_filter(detail.where, columns))
         column = exp.column(detail.column, alias)
-        measure = (exp.func("COUNT", column) if detail.count is not None
-                   else exp.func("COALESCE", exp.func("SUM", column), exp.Literal.number(0)))
-        value = exp.select(measure).from_(exp.alias_(ref(f"stg_details__{detail.table}"), alias, table=True)).where(
-            exp.and_(*conditions)).subquery()
+        measure = (
+            exp.func("COUNT", column)
+            if detail.count is not None
+            else exp.func("COALESCE", exp.func("SUM", column), exp.Literal.number(0))
+        )
+        value = (
+            exp.select(measure)
+            .from_(exp.alias_(ref(f"stg_details__{detail.table}"), alias, table=True))
+            .where(exp.and_(*conditions))
+            .subquery()
+        )
         if detail.at_least is not None:
             return exp.GTE(this=value, expression=exp.Literal.number(detail.at_least))
         threshold = exp.Literal.number(1 if detail.count is not None else 0)

@@ -14,12 +14,20 @@ from journey_compiler.config.warehouse import WarehouseConfig
 Columns = dict[str, str]
 
 PROFILES: Columns = {
-    "profile_id": "text", "email": "text", "phone": "text", "timezone": "text",
-    "attributes": "json", "updated_at": "timestamp",
+    "profile_id": "text",
+    "email": "text",
+    "phone": "text",
+    "timezone": "text",
+    "attributes": "json",
+    "updated_at": "timestamp",
 }
 EVENTS: Columns = {
-    "event_id": "text", "profile_id": "text", "event_name": "text", "event_time": "timestamp",
-    "properties": "json", "loaded_at": "timestamp",
+    "event_id": "text",
+    "profile_id": "text",
+    "event_name": "text",
+    "event_time": "timestamp",
+    "properties": "json",
+    "loaded_at": "timestamp",
 }
 PROFILE_TAGS: Columns = {"profile_id": "text", "tag": "text", "tagged_at": "timestamp"}
 RELATIONS: Columns = {"from_id": "text", "to_id": "text", "relation": "text"}
@@ -29,7 +37,10 @@ TRADING_CALENDAR: Columns = {"day": "date", "is_trading_day": "boolean"}
 MESSAGE_EVENTS: Columns = {"message_id": "text", "status": "text", "status_at": "timestamp", "detail": "text"}
 # One row per tick the runner started; `finished_at` is set when every model of the tick ran.
 TICK_LOG: Columns = {
-    "tick_at": "timestamp", "watermark": "timestamp", "started_at": "timestamp", "finished_at": "timestamp",
+    "tick_at": "timestamp",
+    "watermark": "timestamp",
+    "started_at": "timestamp",
+    "finished_at": "timestamp",
 }
 # The single row every tick model reads its time from (passing it as a dbt var would force a re-parse).
 TICK_CONTEXT: Columns = {"tick_at": "timestamp", "watermark": "timestamp", "previous_tick_at": "timestamp"}
@@ -50,7 +61,9 @@ def create_table(qualified: str, columns: Columns) -> exp.Create:
     """`CREATE TABLE IF NOT EXISTS schema.table (...)` as an AST."""
     schema = exp.Schema(
         this=exp.to_table(qualified),
-        expressions=[exp.ColumnDef(this=exp.to_identifier(n), kind=column_type(t)) for n, t in columns.items()],
+        expressions=[
+            exp.ColumnDef(this=exp.to_identifier(n), kind=column_type(t)) for n, t in columns.items()
+        ],
     )
     return exp.Create(this=schema, kind="TABLE", exists=True)
 
@@ -67,7 +80,9 @@ def raw_tables(warehouse: WarehouseConfig) -> dict[str, Columns]:
     }
     for detail in warehouse.details.values():
         tables[detail.table] = {
-            detail.profile: "text", detail.time: "timestamp", **detail.columns,
+            detail.profile: "text",
+            detail.time: "timestamp",
+            **detail.columns,
         }
     return tables
 

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def workspace_from_env() -> Workspace:
-    """JOURNEYS_DIR (default: the example shop), JOURNEYS_WAREHOUSE (default: the repo's `warehouse.duckdb`)."""
+    """JOURNEYS_DIR (default: the example shop), JOURNEYS_WAREHOUSE (default: repo `warehouse.duckdb`)."""
     return Workspace.resolve(
         os.environ.get("JOURNEYS_DIR") or REPO / "examples" / "shop",
         os.environ.get("JOURNEYS_WAREHOUSE") or REPO / DEFAULT_WAREHOUSE,

@@ -25,7 +25,9 @@ def test_cap_is_consumed_in_priority_order(con, channels, templates, enqueue, ht
     assert len(http_server.received) == 2
 
 
-def test_cap_counts_earlier_sends_in_the_window_only(con, channels, templates, enqueue, http_server, now, outcomes):
+def test_cap_counts_earlier_sends_in_the_window_only(
+    con, channels, templates, enqueue, http_server, now, outcomes
+):
     enqueue("first", "push", "activation_nudge")
     enqueue("second", "push", "activation_nudge")
     dispatch_due(con, channels, templates, now, rules=TWO_PUSH_A_DAY)
@@ -41,7 +43,9 @@ def test_cap_counts_earlier_sends_in_the_window_only(con, channels, templates, e
     assert len(http_server.received) == 3
 
 
-def test_cap_whitelisted_recipient_is_not_capped(con, channels, templates, enqueue, http_server, now, outcomes):
+def test_cap_whitelisted_recipient_is_not_capped(
+    con, channels, templates, enqueue, http_server, now, outcomes
+):
     for name in ("a", "b", "c"):
         enqueue(name, "push", "activation_nudge", cap_exempt=True)
 
@@ -51,7 +55,9 @@ def test_cap_whitelisted_recipient_is_not_capped(con, channels, templates, enque
     assert len(http_server.received) == 3
 
 
-def test_exclusive_journeys_reach_a_recipient_once(con, channels, templates, enqueue, http_server, now, outcomes):
+def test_exclusive_journeys_reach_a_recipient_once(
+    con, channels, templates, enqueue, http_server, now, outcomes
+):
     rules = DeliveryRules(exclusive={"cart": frozenset({"recall"}), "recall": frozenset({"cart"})})
     enqueue("recall_1", "push", "activation_nudge", journey="recall", priority=2)
     enqueue("cart_1", "push", "activation_nudge", journey="cart", priority=3)
@@ -79,7 +85,9 @@ def test_rules_are_built_symmetric_from_the_project():
     assert rules.caps["sms"] == FrequencyCap(max=2, per=timedelta(days=1))
 
 
-def test_suppressed_by_the_tick_is_never_dispatched(con, channels, templates, enqueue, http_server, now, outcomes):
+def test_suppressed_by_the_tick_is_never_dispatched(
+    con, channels, templates, enqueue, http_server, now, outcomes
+):
     enqueue("blacklisted", "push", "activation_nudge")
     con.execute("update journeys.send_queue set status = 'suppressed' where message_id = 'blacklisted'")
 

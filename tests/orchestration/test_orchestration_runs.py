@@ -79,7 +79,9 @@ def test_an_overtaken_scheduled_tick_is_skipped_not_failed(
     assert earlier.success
     assert materialized(earlier) == set()
     assert sql(workspace, history) == before
-    assert sql(workspace, "select count(*) from journeys.tick_log where tick_at = '2026-06-01 12:00:00'") == [(0,)]
+    assert sql(workspace, "select count(*) from journeys.tick_log where tick_at = '2026-06-01 12:00:00'") == [
+        (0,)
+    ]
 
 
 def test_same_tick_again_changes_nothing(

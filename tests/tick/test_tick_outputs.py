@@ -158,11 +158,15 @@ def test_counters_count_outcomes_the_senders_recorded(make_scenario, welcome_yam
         sc.event(f"s_{name}", name, "signup", T0)
     sc.tick(T0 + H)
     with LocalSmtpServer() as smtp, duckdb.connect(str(sc.workspace.warehouse)) as con:
-        channels = ChannelsConfig(channels={"email": SmtpChannel(kind="smtp", host=HOST, port=smtp.port,
-                                                                 sender="shop@example.test")})
+        channels = ChannelsConfig(
+            channels={
+                "email": SmtpChannel(kind="smtp", host=HOST, port=smtp.port, sender="shop@example.test")
+            }
+        )
         report = dispatch_due(con, channels, sc.built.project.templates, T0 + H)
         assert report.total("sent") == 2 and len(smtp.received) == 2
     sc.tick(T0 + 2 * H)
-    by_tick = sc.sql("select tick_at, sum(sent), sum(messages) from journeys.journey_node_counters "
-                     "group by 1 order by 1")
+    by_tick = sc.sql(
+        "select tick_at, sum(sent), sum(messages) from journeys.journey_node_counters group by 1 order by 1"
+    )
     assert by_tick == [(T0 + H, 0, 2), (T0 + 2 * H, 2, 0)]
