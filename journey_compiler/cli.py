@@ -10,13 +10,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from journey_compiler.config.base import parse_duration
 from journey_compiler.errors import ConfigErrors, JourneysError
+from journey_compiler.progress import progress_bar
 from journey_compiler.timeparse import parse_time
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Warehouse-native customer journeys.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Warehouse-native customer journeys.",
+)
 # Logs and CI are not terminals; keep tables readable there instead of rich's 80-column default.
 out = Console(width=None if sys.stdout.isatty() else 140)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 140)
@@ -40,7 +45,14 @@ def _time(text: str) -> datetime:
     try:
         return parse_time(text)
     except ValueError as error:
-        raise typer.BadParameter(str(error)) from None
+        raise JourneysError(str(error)) from None
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise JourneysError(str(error)) from None
 
 
 @app.command()
@@ -91,21 +103,6 @@ def init(directory: DirOption = None, warehouse: WarehouseOption = None) -> None
     out.print(f"initialised {ws.warehouse}")
 
 
-def tick_times(start: datetime, until: datetime | None, every: timedelta | None) -> list[datetime]:
-    """`--at T` alone is one tick; with `--until T2 --every D`: T, T+D, ... up to and including T2."""
-    if until is None:
-        return [start]
-    if every is None:
-        raise typer.BadParameter("--until needs --every (e.g. --every 15m)")
-    if until < start:
-        raise typer.BadParameter("--until is before --at")
-    times = []
-    while start <= until:
-        times.append(start)
-        start += every
-    return times
-
-
 @app.command()
 def tick(
     directory: DirOption = None,
@@ -116,15 +113,19 @@ def tick(
     send: Annotated[bool, typer.Option(help="Dispatch due messages after each tick.")] = False,
 ) -> None:
     """Run the tick at T (or every tick from T to T2): entries, moves, exits, sends, tags and goals."""
-    from journey_compiler.runtime.tick import run_tick
+    from journey_compiler.runtime.tick import run_tick, tick_times
     from journey_compiler.runtime.workspace import build_dbt_project
 
     ws = _workspace(directory, warehouse)
     built = build_dbt_project(ws)
     for journey_id, why in built.compiled.skipped.items():
         err.print(f"[yellow]note[/yellow]: {journey_id} not ticked: {why} is not compiled yet")
-    times = tick_times(_time(at), _time(until) if until else None, parse_duration(every) if every else None)
-    with _progress(len(times) > 1) as progress:
+    step = _duration(every) if every else None
+    try:
+        times = tick_times(_time(at), _time(until) if until else None, step)
+    except ValueError as error:
+        raise JourneysError(str(error)) from None
+    with progress_bar(err, show=len(times) > 1) as progress:
         task = progress.add_task("ticking", total=len(times))
         for moment in times:
             plan = run_tick(ws, built, moment)
@@ -182,19 +183,7 @@ def demo(
     """A synthetic shop, a simulated week of ticks, real sends to local SMTP/HTTP servers, and the counts."""
     from journey_compiler.demo.run import run_demo
 
-    run_demo(workdir, profiles=profiles, days=days, every=parse_duration(every), console=out)
-
-
-def _progress(show: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not show,
-        transient=False,
-    )
+    run_demo(workdir, profiles=profiles, days=days, every=_duration(every), console=out)
 
 
 def main() -> None:

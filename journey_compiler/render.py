@@ -118,8 +118,7 @@ def compile_project(project: Project) -> CompiledProject:
         compiled.append(journey_id)
     files["int_journey_records__empty.sql"] = (
         "{{ config(materialized='view') }}\n"
-        "-- The typed, empty history a journey reads before its first tick.\n"
-        + render_sql(empty_records())
+        "-- The typed, empty history a journey reads before its first tick.\n" + render_sql(empty_records())
     )
     union = [f"select * from {{{{ ref('{model_name(j)}') }}}}" for j in compiled]
     union = union or ["select * from {{ ref('int_journey_records__empty') }}"]

@@ -14,15 +14,15 @@ from pathlib import Path
 
 import duckdb
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from channel_senders.delivery_rules import DeliveryRules
 from channel_senders.loopback import LocalHttpServer, LocalSmtpServer
 from channel_senders.outbox import dispatch_due
 from journey_compiler.demo.shop import generate_shop
+from journey_compiler.progress import progress_bar
 from journey_compiler.runtime.dbt import run_dbt
-from journey_compiler.runtime.tick import run_tick
+from journey_compiler.runtime.tick import run_tick, tick_times
 from journey_compiler.runtime.workspace import Workspace, build_dbt_project
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
@@ -95,20 +95,10 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
             f"({shop.late_events} late, {shop.duplicate_deliveries} delivered twice), {shop.orders} orders"
         )
 
-        ticks = []
-        moment = START + every
-        while moment <= shop.end:
-            ticks.append(moment)
-            moment += every
+        ticks = tick_times(START + every, shop.end, every)
         rules = DeliveryRules.from_project(built.project)
         sent = 0
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        ) as progress:
+        with progress_bar(console) as progress:
             task = progress.add_task(f"ticking every {every} from {START:%Y-%m-%d}", total=len(ticks))
             for moment in ticks:
                 run_tick(workspace, built, moment)

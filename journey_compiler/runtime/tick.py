@@ -9,7 +9,7 @@ Ticks only move forward: state is an append-only history.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 import duckdb
@@ -141,6 +141,21 @@ _TABLES = "select table_schema || '.' || table_name from information_schema.tabl
 def _missing_raw_tables(con: duckdb.DuckDBPyConnection, built: BuiltProject) -> list[str]:
     present = {name for (name,) in con.execute(_TABLES).fetchall()}
     return sorted(set(raw_tables(built.project.warehouse)) - present)
+
+
+def tick_times(start: datetime, until: datetime | None, every: timedelta | None) -> list[datetime]:
+    """One tick at `start`; with `until` and `every`: start, start + every, ... up to and including until."""
+    if until is None:
+        return [start]
+    if every is None:
+        raise ValueError("ticking up to a time needs a step (e.g. --every 15m)")
+    if until < start:
+        raise ValueError("the last tick is before the first")
+    times = []
+    while start <= until:
+        times.append(start)
+        start += every
+    return times
 
 
 def _quoted(qualified: str) -> str:

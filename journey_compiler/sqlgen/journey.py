@@ -47,6 +47,8 @@ PATH_COLUMNS = (
     "arrived_at",
     "carried",
 )
+LIVE_COLUMNS = (*PATH_COLUMNS[:5], "node_id", "arrived_at", "carried")
+"""Every entry that may move in this tick: waiting ones from state and the new ones, at their node."""
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
 
 
@@ -497,19 +499,7 @@ class JourneySql:
             exit_at: exp.Expression = col("exit_at", "x")
         else:
             exit_at = exp.cast(exp.null(), "TIMESTAMP")
-        live_cols = [
-            col(c, "l")
-            for c in (
-                "entry_id",
-                "profile_id",
-                "entry_at",
-                "trigger_event_id",
-                "ab_group",
-                "node_id",
-                "arrived_at",
-                "carried",
-            )
-        ]
+        live_cols = [col(c, "l") for c in LIVE_COLUMNS]
         query = exp.select(*live_cols, exp.alias_(exit_at, "exit_at")).from_(
             exp.alias_(exp.to_table("live_entries"), "l", table=True)
         )
