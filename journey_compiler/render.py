@@ -90,10 +90,21 @@ def render_detail_staging(project: Project, name: str) -> str:
     """Staging for a declared detail table: the profile and time columns under fixed names, typed columns."""
     detail = project.warehouse.details[name]
     relation = source(detail_source(detail.table.split(".")[0]), name)
+    source_call = relation.this.this.removeprefix("{{ ").removesuffix(" }}")
+
+    def optional(column: str, kind: str) -> exp.Expression:
+        # a declared column the table lacks reads as NULL (names and types are validated identifiers)
+        sql_type = column_type(kind).sql(DIALECT)
+        return exp.Var(this="{{ column_or_null(" + source_call + ", '" + column + "', '" + sql_type + "') }}")
+
     columns = [
         exp.alias_(exp.cast(exp.column(detail.profile), "VARCHAR"), "profile_id"),
-        exp.alias_(exp.cast(exp.column(detail.time), "TIMESTAMP"), "detail_at"),
-        *(exp.alias_(exp.cast(exp.column(c), column_type(t)), c) for c, t in detail.columns.items()),
+        exp.alias_(exp.Var(this="{{ as_utc(" + source_call + ", '" + detail.time + "') }}"), "detail_at"),
+        *(
+            exp.alias_(optional(c, t), c)
+            for c, t in detail.columns.items()
+            if c not in (detail.profile, detail.time)
+        ),
     ]
     query = exp.select(*columns).from_(relation)
     return (

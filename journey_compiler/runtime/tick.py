@@ -100,7 +100,7 @@ def begin_tick(
         if row is None:
             events = built.project.warehouse.sources.events
             (newest,) = con.execute(_NEWEST_LOAD.format(events=_quoted(events))).fetchone() or (None,)
-            watermark = min(at, newest) if newest is not None else at
+            watermark = min(at, as_naive_utc(newest)) if newest is not None else at
             con.execute(_REGISTER, [at, watermark, _now()])
         else:
             watermark = row[0]

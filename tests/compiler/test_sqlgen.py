@@ -58,6 +58,10 @@ def strip_jinja(model: str) -> str:
     text = re.sub(r"\{\{\s*config\(.*?\)\s*\}\}", "", model, flags=re.S)
     text = re.sub(r"\{#.*?#\}", "", text, flags=re.S)
     text = re.sub(r"\{%.*?%\}", "", text, flags=re.S)
+    src = r"source\('[a-z0-9_]+',\s*'[a-z0-9_]+'\)"
+    optional = r"\{\{\s*column_or_null\(" + src + r",\s*'(\w+)',\s*'(\w+)'\)\s*\}\}"
+    text = re.sub(optional, r"CAST(\1 AS \2)", text)
+    text = re.sub(r"\{\{\s*as_utc\(" + src + r",\s*'(\w+)'\)\s*\}\}", r"\1", text)
     text = re.sub(r"\{\{\s*ref\('([a-z0-9_]+)'\)\s*\}\}", r"\1", text)
     text = re.sub(r"\{\{\s*source\('([a-z0-9_]+)',\s*'([a-z0-9_]+)'\)\s*\}\}", r"\1.\2", text)
     text = re.sub(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}", r"\1", text)  # {{ history }}, {{ this }}

@@ -19,9 +19,9 @@ source_events as (
         cast(event_id as varchar) as event_id,
         cast(profile_id as varchar) as profile_id,
         cast(event_name as varchar) as event_name,
-        cast(event_time as timestamp) as event_time,
+        {{ as_utc(source('raw', 'events'), 'event_time') }} as event_time,
         cast(properties as json) as properties,
-        cast(loaded_at as timestamp) as loaded_at,
+        {{ as_utc(source('raw', 'events'), 'loaded_at') }} as loaded_at,
     from {{ source('raw', 'events') }}
     where loaded_at <= (select watermark from tick)
     {% if is_incremental() %}

@@ -6,7 +6,7 @@ final as (
     select
         cast(profile_id as varchar) as profile_id,
         cast(tag as varchar) as tag,
-        cast(tagged_at as timestamp) as tagged_at,
+        {{ as_utc(source('raw', 'profile_tags'), 'tagged_at') }} as tagged_at,
     from profile_tags
 )
 

@@ -9,7 +9,7 @@ final as (
         cast(phone as varchar) as phone,
         cast(timezone as varchar) as timezone,
         cast(attributes as json) as attributes,
-        cast(updated_at as timestamp) as updated_at,
+        {{ as_utc(source('raw', 'profiles'), 'updated_at') }} as updated_at,
     from profiles
 )
 
