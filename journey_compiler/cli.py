@@ -160,6 +160,40 @@ def _dispatch(ws, project, now: datetime):  # noqa: ANN001, ANN202
 
 
 @app.command()
+def approve(
+    journey: Annotated[str, typer.Argument(help="The schedule_once journey to approve.")],
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    at: AtOption = "now",
+) -> None:
+    """Approve a schedule_once journey from time T (late approvals follow its on_late_approval policy)."""
+    _control(directory, warehouse, journey, "approve", at, None)
+    out.print(f"approved {journey} at {_time(at)}; the next tick acts on it")
+
+
+@app.command("pick-winner")
+def pick_winner(
+    journey: Annotated[str, typer.Argument(help="The journey with the ab_race.")],
+    variant: Annotated[str, typer.Argument(help="The winning variant's id.")],
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    at: AtOption = "now",
+) -> None:
+    """Send the traffic waiting at the ab_race to VARIANT from time T (the first pick counts)."""
+    _control(directory, warehouse, journey, "pick_winner", at, variant)
+    out.print(f"picked {variant} for {journey} at {_time(at)}; the next tick moves the waiting profiles")
+
+
+def _control(
+    directory: Path | None, warehouse: Path | None, journey: str, action: str, at: str, value: str | None
+) -> None:
+    from journey_compiler.runtime.controls import record_control
+
+    ws = _workspace(directory, warehouse)
+    record_control(ws, ws.load(), journey, action, _time(at), value)
+
+
+@app.command()
 def schema(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:

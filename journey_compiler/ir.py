@@ -13,7 +13,7 @@ from graphlib import TopologicalSorter
 
 from journey_compiler.config import journey as cfg
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import EventCondition, Rule
+from journey_compiler.config.rules import DetailCondition, EventCondition, Rule
 from journey_compiler.config.warehouse import ColumnType
 from journey_compiler.errors import NotCompilable
 from journey_compiler.sqlgen.segments import unsupported
@@ -30,6 +30,7 @@ COMPILED_NODE_KINDS = (
     "add_tag",
     "remove_tag",
     "ab_split",
+    "ab_race",
     "exit",
 )
 
@@ -69,13 +70,18 @@ class EntryPlan:
     reentry: bool
     absent: EventMatch | None = None
     absent_within: timedelta | None = None
+    once_at: datetime | None = None
+    """schedule_once: the planned time; the audience enters then if approved by it (else per `late`)."""
+    run_when_approved: bool = False
 
 
 @dataclass(frozen=True)
 class GoalPlan:
     id: str
-    match: EventMatch
+    match: EventMatch | None
+    """An event goal; else `detail` (a count or sum over a detail table reaching its threshold)."""
     within: timedelta
+    detail: DetailCondition | None = None
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,8 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         raise refuse("trigger `event` mode each_of")
     if entry.event_without is not None and entry.event_without.within is None:
         raise refuse("trigger `event_without` with `by:`")
-    if trigger is None and entry.event_without is None and entry.schedule_recurring is None:
-        raise refuse(f"trigger `{entry.trigger_kind}`")
+    if entry.segment is not None:
+        raise refuse("trigger `segment`")
     audience = [Rule(where=entry.where)] if entry.where else []
     if entry.audience is not None:
         audience.append(supported(entry.audience, "audience"))
@@ -147,6 +153,16 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     )
     if entry.schedule_recurring is not None:
         entry_plan = EntryPlan(match=None, mode="schedule", count=1, **common)  # type: ignore[arg-type]
+    elif entry.schedule_once is not None:
+        once = entry.schedule_once
+        entry_plan = EntryPlan(
+            match=None,
+            mode="once",
+            count=1,
+            once_at=naive_utc(once.at),  # type: ignore[arg-type]
+            run_when_approved=once.on_late_approval == "run_when_approved",
+            **common,
+        )
     elif trigger is not None:
         assert trigger.did is not None
         entry_plan = EntryPlan(
@@ -171,9 +187,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         exits.append(match(rule.did))
     goals = []
     for goal in journey.goals:
-        if goal.did is None:
-            raise refuse("detail goals")
-        goals.append(GoalPlan(goal.id, match(goal.did), goal.within))
+        goals.append(GoalPlan(goal.id, match(goal.did) if goal.did else None, goal.within, goal.detail))
     if journey.exit_on_goal:
         raise refuse("exit_on_goal")
 

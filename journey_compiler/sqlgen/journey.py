@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from journey_compiler.config import journey as cfg
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import Rule
+from journey_compiler.config.rules import DetailCondition, Rule
 from journey_compiler.expressions import compile_filter, json_columns
 from journey_compiler.ir import EntryPlan, EventMatch, JourneyPlan, Step, naive_utc
 from journey_compiler.sqlgen.ids import BUCKETS, bucket, stable_id
@@ -184,6 +184,50 @@ class JourneySql:
         )
         return self.cte(name, query)
 
+    def detail_reached(
+        self, name: str, source: str, detail: DetailCondition, lower: exp.Expression, upper: exp.Expression
+    ) -> str:
+        """(entry_id, event_time) when a detail count or sum (orders, GMV) in [lower, upper] first reaches its
+        threshold (`at_least`; default one row for a count, more than zero for a sum), per row of `source`."""
+        column = col(detail.column, "d")
+        running = exp.Window(
+            this=exp.func("COUNT", column) if detail.count is not None else exp.func("SUM", column),
+            partition_by=[col("entry_id", "s")],
+            order=exp.Order(expressions=[exp.Ordered(this=col("detail_at", "d"))]),
+            spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING"),
+        )
+        conditions = [
+            exp.EQ(this=col("profile_id", "d"), expression=col("profile_id", "s")),
+            exp.GTE(this=col("detail_at", "d"), expression=lower),
+            exp.LTE(this=col("detail_at", "d"), expression=upper),
+        ]
+        if detail.where is not None:
+            table = self.segments.project.warehouse.details[detail.table]
+            conditions.append(compile_filter(detail.where, {c: col(c, "d") for c in table.columns}))
+        totals = (
+            exp.select(
+                col("entry_id", "s"),
+                exp.alias_(col("detail_at", "d"), "event_time"),
+                exp.alias_(running, "total"),
+            )
+            .from_(aliased(source, "s"))
+            .join("tick", join_type="cross")
+            .join(
+                aliased(ref(f"stg_details__{detail.table}"), "d"), join_type="inner", on=exp.and_(*conditions)
+            )
+        )
+        threshold = detail.at_least if detail.at_least is not None else (1 if detail.count is not None else 0)
+        reached = (exp.GTE if detail.at_least is not None or detail.count is not None else exp.GT)(
+            this=col("total"), expression=lit(threshold)
+        )
+        query = (
+            exp.select("entry_id", exp.alias_(exp.func("MIN", col("event_time")), "event_time"))
+            .from_(totals.subquery("totals"))
+            .where(reached)
+            .group_by("entry_id")
+        )
+        return self.cte(name, query)
+
     # ------------------------------------------------------------------ the query
 
     def build(self) -> exp.Select:
@@ -242,33 +286,8 @@ class JourneySql:
         """Every way a profile may enter: profile_id, trigger_event_id, trigger_key (what makes the entry id
         unique), entry_at (logical), occurrence (the N-th matching event of the profile)."""
         entry = self.plan.entry
-        if entry.mode == "schedule":
-            occurrence = col("occurrence_at", "o")
-            conditions = [
-                exp.EQ(this=col("journey_id", "o"), expression=lit(self.plan.id)),
-                exp.GTE(this=occurrence, expression=ts(entry.starts_at)),
-                exp.LTE(this=occurrence.copy(), expression=tick_col("horizon")),
-                # each occurrence is looked at by the first tick at or after it, once
-                exp.or_(
-                    exp.Is(this=tick_col("previous_tick_at"), expression=exp.null()),
-                    exp.GT(this=occurrence.copy(), expression=tick_col("previous_tick_at")),
-                ),
-            ]
-            if entry.ends_at is not None:
-                conditions.append(exp.LT(this=occurrence.copy(), expression=ts(entry.ends_at)))
-            return (
-                exp.select(
-                    col("profile_id", "pr"),
-                    exp.alias_(exp.cast(exp.null(), "TEXT"), "trigger_event_id"),
-                    exp.alias_(exp.cast(occurrence.copy(), "TEXT"), "trigger_key"),
-                    exp.alias_(occurrence.copy(), "entry_at"),
-                    exp.alias_(lit(1), "occurrence"),
-                )
-                .from_(aliased(ref("stg_control__schedule_occurrences"), "o"))
-                .join("tick", join_type="cross")
-                .join(aliased(ref("stg_raw__profiles"), "pr"), join_type="cross")
-                .where(exp.and_(*conditions))
-            )
+        if entry.mode in ("schedule", "once"):
+            return self.planned_entries()
         assert entry.match is not None
         window = [exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at))]
         if entry.ends_at is not None:
@@ -313,6 +332,67 @@ class JourneySql:
             )
             .from_(aliased("known_events", "e"))
             .join("tick", join_type="cross")
+            .where(exp.and_(*conditions))
+        )
+
+    def planned_times(self) -> exp.Select:
+        """When the audience of a scheduled journey enters: the recorded cron occurrences, or for
+        `schedule_once` its time if approved by then, else (`run_when_approved`) the approval's time if it
+        comes within 72 h; unapproved after 72 h it never runs."""
+        entry = self.plan.entry
+        if entry.mode == "schedule":
+            return (
+                exp.select("occurrence_at")
+                .from_(ref("stg_control__schedule_occurrences"))
+                .where(exp.EQ(this=col("journey_id"), expression=lit(self.plan.id)))
+            )
+        assert entry.once_at is not None
+        approved = (
+            exp.select(exp.alias_(exp.func("MIN", col("effective_at")), "approved_at"))
+            .from_(ref("stg_control__journey_controls"))
+            .where(
+                exp.and_(
+                    exp.EQ(this=col("journey_id"), expression=lit(self.plan.id)),
+                    exp.EQ(this=col("action"), expression=lit("approve")),
+                )
+            )
+        )
+        planned = ts(entry.once_at)
+        ifs = [exp.If(this=exp.LTE(this=col("approved_at"), expression=planned), true=planned.copy())]
+        if entry.run_when_approved:
+            deadline = plus(planned.copy(), timedelta(hours=72))
+            ifs.append(
+                exp.If(this=exp.LTE(this=col("approved_at"), expression=deadline), true=col("approved_at"))
+            )
+        return exp.select(exp.alias_(exp.Case(ifs=ifs), "occurrence_at")).from_(approved.subquery("approval"))
+
+    def planned_entries(self) -> exp.Select:
+        """Every profile at every planned time; the audience, frequency and re-entry rules filter them later.
+        Each planned time is looked at once, by the first tick at or after it."""
+        entry = self.plan.entry
+        occurrence = col("occurrence_at", "o")
+        conditions = [
+            exp.Is(this=occurrence, expression=exp.null()).not_(),
+            exp.GTE(this=occurrence.copy(), expression=ts(entry.starts_at)),
+            exp.LTE(this=occurrence.copy(), expression=tick_col("horizon")),
+            exp.or_(
+                exp.Is(this=tick_col("previous_tick_at"), expression=exp.null()),
+                exp.GT(this=occurrence.copy(), expression=tick_col("previous_tick_at")),
+            ),
+        ]
+        if entry.ends_at is not None:
+            conditions.append(exp.LT(this=occurrence.copy(), expression=ts(entry.ends_at)))
+        return (
+            exp.select(
+                col("profile_id", "pr"),
+                exp.alias_(exp.cast(exp.null(), "TEXT"), "trigger_event_id"),
+                exp.alias_(exp.cast(occurrence.copy(), "TEXT"), "trigger_key"),
+                exp.alias_(occurrence.copy(), "entry_at"),
+                exp.alias_(lit(1), "occurrence"),
+            )
+            .from_(self.planned_times().subquery("o"))
+            .join("tick", join_type="cross")
+            .join(aliased(ref("stg_raw__profiles"), "pr"), join_type="cross")
             .where(exp.and_(*conditions))
         )
 
@@ -545,6 +625,9 @@ class JourneySql:
         step_query, ab_group = visit(step)
         self.cte(f"step_{step.id}", step_query)
         self.outcome(step, ab_group)
+        finish = getattr(self, f"finish_{step.kind}", None)
+        if finish is not None:
+            finish(step)
 
     def instant(self, step: Step, branch: exp.Expression) -> exp.Select:
         return self.instant_from(f"at_{step.id}", branch)
@@ -941,6 +1024,149 @@ class JourneySql:
             .join("tick", join_type="cross")
         ), col("ab_group")
 
+    def visit_ab_race(self, step: Step) -> tuple[exp.Select, exp.Expression]:
+        """`test_share` % of the traffic is split evenly among the variants at once (its A/B group is the
+        variant); the rest waits until an operator picks the winner (`journeys pick-winner`, the first pick
+        counts), then flows to it, at the pick's logical time or on arrival after it."""
+        spec: cfg.AbRaceSpec = step.node.ab_race  # type: ignore[attr-defined]
+        at = f"at_{step.id}"
+        slot = bucket(lit(self.plan.id), col("entry_id", at), lit(step.id))
+        share = spec.test_share * BUCKETS / 100
+        ifs = [
+            exp.If(
+                this=exp.LT(this=slot.copy(), expression=lit(round(share * (i + 1) / len(spec.variants)))),
+                true=lit(variant.id),
+            )
+            for i, variant in enumerate(spec.variants)
+        ]
+        variant = exp.Case(ifs=ifs)
+        winner = (
+            exp.select(col("value"), col("effective_at"))
+            .from_(ref("stg_control__journey_controls"))
+            .where(
+                exp.and_(
+                    exp.EQ(this=col("journey_id"), expression=lit(self.plan.id)),
+                    exp.EQ(this=col("action"), expression=lit("pick_winner")),
+                )
+            )
+            .order_by("effective_at", "recorded_at")
+            .limit(1)
+        )
+        picked = exp.LTE(this=col("effective_at", "w"), expression=tick_col("horizon"))
+        due = exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.Is(this=col("variant"), expression=exp.null()).not_(), true=col("arrived_at")
+                ),
+                exp.If(this=picked, true=exp.func("GREATEST", col("arrived_at"), col("effective_at", "w"))),
+            ]
+        )
+        branch = exp.func("COALESCE", col("variant"), col("value", "w"))
+        assigned = self.cte(
+            f"race_{step.id}", exp.select(f"{at}.*", exp.alias_(variant, "variant")).from_(at)
+        )
+        query = (
+            exp.select(f"{assigned}.*", exp.alias_(due, "due_at"), exp.alias_(branch, "branch"))
+            .from_(assigned)
+            .join("tick", join_type="cross")
+            .join(winner.subquery("w"), join_type="left", on=exp.true())
+        )
+        # the test traffic carries its variant as A/B group; the rest keeps what it had
+        return query, exp.func("COALESCE", col("variant"), col("ab_group"))
+
+    def finish_ab_race(self, step: Step) -> None:
+        """Tell the operator once when the test phase is over: `test_ends_after` after the race's first
+        arrival, or at the `sample_size`-th test arrival, whichever comes first."""
+        spec: cfg.AbRaceSpec = step.node.ab_race  # type: ignore[attr-defined]
+        if spec.notify is None:
+            return
+        arrivals = exp.union(
+            exp.select(exp.alias_(col("logical_at"), "arrived_at"), exp.alias_(col("branch"), "variant"))
+            .from_("history")
+            .where(
+                exp.and_(
+                    exp.EQ(this=col("record"), expression=lit("transition")),
+                    exp.EQ(this=col("node_id"), expression=lit(step.id)),
+                )
+            ),
+            exp.select("arrived_at", "variant").from_(f"race_{step.id}").where(exp.not_(col("carried"))),
+            distinct=False,
+        )
+        ends = []
+        if spec.test_ends_after is not None:
+            ends.append(plus(exp.func("MIN", col("arrived_at")), spec.test_ends_after))
+        if spec.sample_size is not None:
+            tested = exp.Window(
+                this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=col("arrived_at"))])
+            )
+            nth = (
+                exp.select("arrived_at")
+                .from_(
+                    exp.select("arrived_at", exp.alias_(tested, "n"))
+                    .from_(arrivals.subquery("a"))
+                    .where(exp.Is(this=col("variant"), expression=exp.null()).not_())
+                    .subquery("t")
+                )
+                .where(exp.EQ(this=col("n"), expression=lit(spec.sample_size)))
+            )
+            ends.append(exp.func("MIN", nth.subquery()))
+        ended = exp.func("LEAST", *ends) if len(ends) > 1 else ends[0]
+        done = self.cte(
+            f"race_{step.id}_over", exp.select(exp.alias_(ended, "ended_at")).from_(arrivals.subquery("a"))
+        )
+        message_id = stable_id(lit(self.plan.id), lit("race_over"), lit(step.id))
+        notified = (
+            exp.select("1")
+            .from_(aliased("history", "h"))
+            .where(
+                exp.and_(
+                    exp.EQ(this=col("record", "h"), expression=lit("send")),
+                    exp.EQ(this=col("message_id", "h"), expression=message_id.copy()),
+                )
+            )
+        )
+        payload = exp.JSONObject(
+            expressions=[
+                exp.JSONKeyValue(
+                    this=lit("recipient"),
+                    expression=exp.JSONObject(
+                        expressions=[exp.JSONKeyValue(this=lit("email"), expression=lit(spec.notify.to))]
+                    ),
+                ),
+                exp.JSONKeyValue(
+                    this=lit("journey"),
+                    expression=exp.JSONObject(
+                        expressions=[
+                            exp.JSONKeyValue(this=lit("id"), expression=lit(self.plan.id)),
+                            exp.JSONKeyValue(this=lit("name"), expression=lit(self.plan.name)),
+                        ]
+                    ),
+                ),
+                exp.JSONKeyValue(this=lit("node"), expression=lit(step.id)),
+            ]
+        )
+        self.record(
+            aliased(done, "o").sql(),
+            exp.and_(
+                exp.LTE(this=col("ended_at", "o"), expression=tick_col("horizon")),
+                exp.not_(exp.Exists(this=notified)),
+            ),
+            {
+                "record": lit("send"),
+                "logical_at": col("ended_at", "o"),
+                "node_id": lit(step.id),
+                "message_id": message_id,
+                "recipient_id": lit(spec.notify.to),
+                "channel": lit(spec.notify.channel),
+                "template": lit(spec.notify.template),
+                "payload": payload,
+                "priority": lit(1),
+                "not_before": col("ended_at", "o"),
+                "status": lit("queued"),
+                "reason": lit("race_over"),
+            },
+        )
+
     def member(self, step: Step, rule: Rule) -> exp.Expression:
         """Is the profile at this node in the segment when it arrives? (Columns qualified: the predicate is
         a correlated subquery, where a bare `profile_id` would bind to the inner table.)"""
@@ -1113,13 +1339,16 @@ class JourneySql:
             ),
         )
         for goal in self.plan.goals:
-            done = self.nth_event(
-                f"goal_{goal.id}",
-                "all_entries",
-                goal.match,
-                col("entry_at", "s"),
-                exp.func("LEAST", plus(col("entry_at", "s"), goal.within), tick_col("horizon")),
-            )
+            upper = exp.func("LEAST", plus(col("entry_at", "s"), goal.within), tick_col("horizon"))
+            if goal.match is not None:
+                done = self.nth_event(
+                    f"goal_{goal.id}", "all_entries", goal.match, col("entry_at", "s"), upper
+                )
+            else:
+                assert goal.detail is not None
+                done = self.detail_reached(
+                    f"goal_{goal.id}", "all_entries", goal.detail, col("entry_at", "s"), upper
+                )
             recorded = (
                 exp.select("1")
                 .from_(exp.alias_(exp.to_table("history"), "h", table=True))

@@ -47,6 +47,14 @@ TICK_CONTEXT: Columns = {"tick_at": "timestamp", "watermark": "timestamp", "prev
 # When each `schedule_recurring` journey's audience enters: the runner expands the cron here, tick by tick.
 SCHEDULE_OCCURRENCES: Columns = {"journey_id": "text", "occurrence_at": "timestamp"}
 SCHEDULE_STARTS: Columns = {"journey_id": "text", "started_at": "timestamp"}
+# Operator decisions (approve a schedule_once, pick an ab_race winner), each at a logical time.
+JOURNEY_CONTROLS: Columns = {
+    "journey_id": "text",
+    "action": "text",
+    "effective_at": "timestamp",
+    "value": "text",
+    "recorded_at": "timestamp",
+}
 
 CONTROL_SCHEMA = "journeys"
 
@@ -94,6 +102,7 @@ def control_tables() -> dict[str, Columns]:
         f"{CONTROL_SCHEMA}.tick_context": TICK_CONTEXT,
         f"{CONTROL_SCHEMA}.schedule_occurrences": SCHEDULE_OCCURRENCES,
         f"{CONTROL_SCHEMA}.schedule_starts": SCHEDULE_STARTS,
+        f"{CONTROL_SCHEMA}.journey_controls": JOURNEY_CONTROLS,
     }
 
 
