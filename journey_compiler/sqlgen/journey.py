@@ -989,14 +989,23 @@ class JourneySql:
     def visit_message_status(self, step: Step) -> tuple[exp.Select, exp.Expression]:
         spec: cfg.MessageStatusSpec = step.node.message_status  # type: ignore[attr-defined]
         at = f"at_{step.id}"
-        message_id = stable_id(lit(self.plan.id), col("entry_id", at), lit(spec.of), col("profile_id", at))
         closes = plus(col("arrived_at", at), spec.within)
+        # the entry's messages from that node, whoever received them (subject conversion may fan out)
         seen = (
             exp.select(exp.func("MIN", col("status_at", "me")))
             .from_(aliased(ref("stg_control__message_events"), "me"))
+            .join(
+                aliased("history", "sent"),
+                join_type="inner",
+                on=exp.and_(
+                    exp.EQ(this=col("message_id", "sent"), expression=col("message_id", "me")),
+                    exp.EQ(this=col("record", "sent"), expression=lit("send")),
+                    exp.EQ(this=col("node_id", "sent"), expression=lit(spec.of)),
+                ),
+            )
             .where(
                 exp.and_(
-                    exp.EQ(this=col("message_id", "me"), expression=message_id),
+                    exp.EQ(this=col("entry_id", "sent"), expression=col("entry_id", at)),
                     exp.In(this=col("status", "me"), expressions=[lit(v) for v in spec.is_]),
                     exp.GTE(this=col("status_at", "me"), expression=col("arrived_at", at)),
                     exp.LTE(

@@ -298,12 +298,6 @@ def test_send_with_outcome_branches_waits_then_takes_on_sent(opts):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: message_status looks for message_id md5(journey:entry:node:profile_id) but a send with "
-    "subject conversion ids its message by the recipient (md5(journey:entry:node:recipient_id)): the owner's "
-    "`read` is never found and the node waits until its window closes, then takes `else`",
-)
 def test_message_status_sees_the_status_of_a_converted_subjects_message(opts):
     sc, _, _ = opts
     moves = sc.moves("car_one")
