@@ -37,6 +37,13 @@ _REGISTER = "insert into journeys.tick_log values (?, ?, ?, null)"
 _SET_CONTEXT = "delete from journeys.tick_context; insert into journeys.tick_context values (?, ?, ?)"
 _PREVIOUS_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null and tick_at < ?"
 _FINISH = "update journeys.tick_log set finished_at = ? where tick_at = ?"
+_PUBLISH_TAGS = """
+insert into journeys.published_tags
+select profile_id, tag, logical_at, removed, journey_id, tick_at
+from journeys_internal.int_journey_records
+where record = 'tag' and tick_at = $tick
+    and not exists (select 1 from journeys.published_tags where tick_at = $tick)
+"""
 _DEPLOYED = "select digest from journeys.deployment order by deployed_at desc limit 1"
 _RECORD_DEPLOYMENT = "delete from journeys.deployment; insert into journeys.deployment values (?, ?)"
 
@@ -119,10 +126,12 @@ def begin_tick(
 
 
 def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> None:
-    """Mark the tick applied (after every model of it ran) and remember which models the views came from."""
+    """Mark the tick applied (after every model of it ran), publish its journey tags for the next tick's
+    segments, and remember which models the views came from."""
     with duckdb.connect(str(workspace.warehouse)) as con:
         if plan.deploy:
             con.execute(_RECORD_DEPLOYMENT, [built.digest, _now()])
+        con.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
         con.execute(_FINISH, [_now(), plan.tick_at])
 
 

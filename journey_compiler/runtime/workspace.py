@@ -13,7 +13,14 @@ from journey_compiler.errors import JourneysError
 from journey_compiler.render import CompiledProject, compile_project
 
 DBT_TEMPLATE = Path(__file__).resolve().parents[2] / "dbt_project"
-STATIC_PARTS = ("dbt_project.yml", "profiles.yml", "macros", "models/staging", "models/marts")
+STATIC_PARTS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "macros",
+    "models/staging",
+    "models/intermediate",
+    "models/marts",
+)
 GENERATED_DIR = "models/journeys"
 DEFAULT_WAREHOUSE = "warehouse.duckdb"
 RESERVED_STEMS = ("journeys", "journeys_internal", "staging", "raw", "main")

@@ -102,7 +102,7 @@ class JourneySql:
         self.records: list[exp.Select] = []
         self.cap_whitelist = project.channels.cap_whitelist
         self.segments = SegmentSql(
-            project, exp.to_table("known_events"), ref("stg_raw__profiles"), ref("stg_raw__profile_tags")
+            project, exp.to_table("known_events"), ref("stg_raw__profiles"), ref("int_profile_tags")
         )
 
     # ------------------------------------------------------------------ helpers

@@ -69,15 +69,35 @@ class SegmentSql:
         )
 
     def visit_tag(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
-        alias = "st"
+        """Tagged by `at` and not removed since (tags from other systems and those journeys published)."""
+        alias, removal = "st", "sr"
+
+        def same(table: str) -> list[exp.Expression]:
+            return [
+                exp.EQ(this=exp.column("profile_id", table), expression=profile_id.copy()),
+                exp.EQ(this=exp.column("tag", table), expression=exp.Literal.string(rule.tag or "")),
+                exp.LTE(this=exp.column("tagged_at", table), expression=at.copy()),
+            ]
+
+        removed_since = (
+            exp.select("1")
+            .from_(exp.alias_(self.tags.copy(), removal, table=True))
+            .where(
+                exp.and_(
+                    *same(removal),
+                    exp.column("removed", removal),
+                    exp.GT(this=exp.column("tagged_at", removal), expression=exp.column("tagged_at", alias)),
+                )
+            )
+        )
         return exp.Exists(
             this=exp.select("1")
             .from_(exp.alias_(self.tags.copy(), alias, table=True))
             .where(
                 exp.and_(
-                    exp.EQ(this=exp.column("profile_id", alias), expression=profile_id.copy()),
-                    exp.EQ(this=exp.column("tag", alias), expression=exp.Literal.string(rule.tag or "")),
-                    exp.LTE(this=exp.column("tagged_at", alias), expression=at.copy()),
+                    *same(alias),
+                    exp.not_(exp.column("removed", alias)),
+                    exp.not_(exp.Exists(this=removed_since)),
                 )
             )
         )

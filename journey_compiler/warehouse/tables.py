@@ -47,6 +47,15 @@ TICK_CONTEXT: Columns = {"tick_at": "timestamp", "watermark": "timestamp", "prev
 # When each `schedule_recurring` journey's audience enters: the runner expands the cron here, tick by tick.
 SCHEDULE_OCCURRENCES: Columns = {"journey_id": "text", "occurrence_at": "timestamp"}
 SCHEDULE_STARTS: Columns = {"journey_id": "text", "started_at": "timestamp"}
+# Tags written by journeys, published when a tick finishes: segments see them from the next tick on.
+PUBLISHED_TAGS: Columns = {
+    "profile_id": "text",
+    "tag": "text",
+    "tagged_at": "timestamp",
+    "removed": "boolean",
+    "journey_id": "text",
+    "tick_at": "timestamp",
+}
 # Operator decisions (approve a schedule_once, pick an ab_race winner), each at a logical time.
 JOURNEY_CONTROLS: Columns = {
     "journey_id": "text",
@@ -103,6 +112,7 @@ def control_tables() -> dict[str, Columns]:
         f"{CONTROL_SCHEMA}.schedule_occurrences": SCHEDULE_OCCURRENCES,
         f"{CONTROL_SCHEMA}.schedule_starts": SCHEDULE_STARTS,
         f"{CONTROL_SCHEMA}.journey_controls": JOURNEY_CONTROLS,
+        f"{CONTROL_SCHEMA}.published_tags": PUBLISHED_TAGS,
     }
 
 

@@ -298,11 +298,6 @@ def test_segment_split_takes_the_first_matching_branch(seg):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: tags written by add_tag never reach segments: the `tag:` rule reads only "
-    "stg_raw__profile_tags (raw.profile_tags), not the journeys' own tag records",
-)
 def test_a_journey_tag_is_visible_to_segments_from_the_next_tick(seg):
     moves = seg.moves("g_tagged")
     assert moves[0][:2] == (None, "mark")

@@ -43,7 +43,7 @@ def test_definitions_snapshot(defs: Definitions, workspace: Workspace) -> None:
     models = dbt_models(workspace)
     folders = {key: Path(model["original_file_path"]).parts[1] for key, model in models.items()}
     assert groups == folders | {SENDER: "senders"}
-    assert set(folders.values()) == {"staging", "journeys", "marts"}
+    assert set(folders.values()) == {"staging", "intermediate", "journeys", "marts"}
     journeys = prepare_project(workspace).built.compiled.journeys
     assert {f"journeys_internal/{model_name(j)}" for j in journeys} <= set(models)
     assert set(models) >= ANCHORS
