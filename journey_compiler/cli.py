@@ -212,7 +212,7 @@ def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes (recreated).")] = Path("demo"),
     profiles: Annotated[int, typer.Option(help="Synthetic profiles.")] = 3000,
     days: Annotated[int, typer.Option(help="Days of signups; the demo ticks one more.")] = 7,
-    every: Annotated[str, typer.Option(help="Tick cadence of the simulated week.")] = "2h",
+    every: Annotated[str, typer.Option(help="Tick cadence of the simulated week.")] = "3h",
 ) -> None:
     """A synthetic shop, a simulated week of ticks, real sends to local SMTP/HTTP servers, and the counts."""
     from journey_compiler.demo.run import run_demo
