@@ -1,0 +1,34 @@
+"""`journeys schema`: the JSON Schema editors use to check journey files as they are typed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop" / "journeys"
+JOURNEYS = Path(sys.executable).parent / "journeys"
+
+
+def test_schema_describes_every_node_kind_and_rejects_unknown_keys(tmp_path):
+    out = tmp_path / "journey.schema.json"
+    subprocess.run([str(JOURNEYS), "schema", "--out", str(out)], check=True)
+    schema = json.loads(out.read_text())
+
+    assert schema["title"] == "Journey"
+    assert {"id", "entry", "nodes", "active"} <= set(schema["required"])
+    definitions = schema["$defs"]
+    for kind in ("SendNode", "WaitNode", "EventCheckNode", "AbRaceNode", "SegmentSplitNode"):
+        assert definitions[kind]["additionalProperties"] is False, f"{kind} must reject unknown keys"
+    assert definitions["WaitSpec"]["properties"]["for"]["anyOf"][0]["pattern"] == r"^\d+[smhd]$"
+
+
+def test_every_example_journey_has_only_keys_the_schema_knows():
+    from journey_compiler.config.journey import Journey
+
+    known = set(Journey.model_json_schema(by_alias=True)["properties"])
+    for path in EXAMPLES.glob("*.yaml"):
+        assert set(yaml.safe_load(path.read_text())) <= known, path.name
