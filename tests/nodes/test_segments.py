@@ -175,8 +175,8 @@ def _tag(sc, profile_id, tag, at):
 
 
 @pytest.fixture(scope="module")
-def seg(tmp_path_factory, nodes_builder):
-    sc = nodes_builder(
+def seg(tmp_path_factory, scenario_builder):
+    sc = scenario_builder(
         tmp_path_factory.mktemp("segments"),
         {"probe": _probe(), "audience_entry": AUDIENCE, "split_first": SPLIT, "tagger": TAGGER},
         {"segments/extra.yaml": EXTRA_SEGMENTS},

@@ -1,4 +1,4 @@
-"""Tick scenarios on a real DuckDB file and a real dbt run.
+"""Scenario harness shared by the tick and node tests: a real DuckDB file and a real dbt run.
 
 Each test writes its own small journeys directory (the shipped example warehouse.yaml, channels.yaml,
 segments, metrics and templates, plus the journeys the test needs), inserts raw rows by SQL and ticks.
@@ -22,7 +22,7 @@ from journey_compiler.runtime.tick import TickPlan, run_tick
 from journey_compiler.runtime.workspace import BuiltProject, Workspace, build_dbt_project
 from journey_compiler.warehouse.tables import init_warehouse
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "shop"
 SHARED_PARTS = ("warehouse.yaml", "channels.yaml", "segments", "metrics", "templates")
 
 # Every output the spec (section 4) names, as the marts expose them.
@@ -171,8 +171,9 @@ def welcome_yaml() -> str:
     return example_journey("welcome_series")
 
 
-def new_scenario(root: Path, journeys: dict[str, str]) -> Scenario:
-    """A journeys dir with `journeys` ({file stem: YAML text}) under `root`, built, with empty raw tables."""
+def new_scenario(root: Path, journeys: dict[str, str], extra_files: dict[str, str] | None = None) -> Scenario:
+    """A journeys dir with `journeys` ({file stem: YAML text}) under `root`, built, with empty raw tables;
+    `extra_files` ({relative path: text}, e.g. "segments/extra.yaml") are written before the build."""
     journeys_dir = root / "journeys_dir"
     journeys_dir.mkdir(parents=True)
     for part in SHARED_PARTS:
@@ -184,6 +185,10 @@ def new_scenario(root: Path, journeys: dict[str, str]) -> Scenario:
     (journeys_dir / "journeys").mkdir()
     for stem, text in journeys.items():
         (journeys_dir / "journeys" / f"{stem}.yaml").write_text(text)
+    for relative, text in (extra_files or {}).items():
+        target = journeys_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
     workspace = Workspace.resolve(journeys_dir, root / "warehouse.duckdb")
     built = build_dbt_project(workspace, load_project(journeys_dir))
     assert not built.compiled.skipped, f"the scenario's journeys must all compile: {built.compiled.skipped}"
