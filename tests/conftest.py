@@ -116,6 +116,12 @@ class Scenario:
             order="logical_at, tick_at, coalesce(from_node, ''), reason",
         )
 
+    def transition_set(self) -> set[tuple[Any, ...]]:
+        """Every transition as (entry, profile, from, to, branch, reason, logical_at): what must not depend
+        on the tick cadence."""
+        keys = ("entry_id", "profile_id", "from_node", "to_node", "branch", "reason", "logical_at")
+        return {tuple(t[k] for k in keys) for t in self.transitions()}
+
     def moves(self, profile_id: str) -> list[tuple[Any, ...]]:
         """The profile's one entry as (from_node, to_node, branch, reason, logical_at), in path order."""
         paths = self.paths(profile_id)

@@ -134,18 +134,7 @@ EVENTS = [
 
 def _outcome(sc):
     return {
-        "transitions": {
-            (
-                t["entry_id"],
-                t["profile_id"],
-                t["from_node"],
-                t["to_node"],
-                t["branch"],
-                t["reason"],
-                t["logical_at"],
-            )
-            for t in sc.transitions()
-        },
+        "transitions": sc.transition_set(),
         "states": {(s["entry_id"], s["node_id"], s["status"], s["node_entered_at"]) for s in sc.state()},
         "tags": {
             (t["profile_id"], t["tag"], t["tagged_at"], t["removed"])

@@ -109,18 +109,7 @@ PROFILES = sorted({e[1] for e in EVENTS})
 
 
 def _outcome(sc):
-    transitions = {
-        (
-            t["entry_id"],
-            t["profile_id"],
-            t["from_node"],
-            t["to_node"],
-            t["branch"],
-            t["reason"],
-            t["logical_at"],
-        )
-        for t in sc.transitions()
-    }
+    transitions = sc.transition_set()
     sends = {
         (s["message_id"], s["entry_id"], s["node_id"], s["template"], s["created_at"]) for s in sc.sends()
     }
