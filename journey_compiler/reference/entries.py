@@ -1,0 +1,125 @@
+"""Triggers: the moments a profile may enter a journey, before the entry rules judge them.
+
+Spec section 2 (Triggers): "`schedule_once`: at a time, the audience enters. Needs approval: if not approved
+by the time, the policy `on_late_approval: cancel | run_when_approved` applies; unapproved after 72 h it is
+cancelled either way. `schedule_recurring`: a cron ... until the end time; the audience enters at each
+occurrence. `event`: doing event A (with property filter) between the trigger's start and end. Counting
+modes: `cumulative` (the N-th time in total: enters once), `every` (each N-th time: enters again each
+time). `event_without`: did A, then did not do B within a window after A; the profile enters when the window
+closes without B."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from croniter import croniter
+
+from journey_compiler.config import journey as j
+from journey_compiler.reference.facts import TickFacts
+from journey_compiler.reference.ids import trigger_key
+from journey_compiler.reference.world import Event
+
+LATE_APPROVAL_LIMIT = timedelta(hours=72)
+
+
+def utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A moment the profile may enter: its logical time, what makes the entry id, the triggering event."""
+
+    at: datetime
+    key: str
+    trigger: Event | None = None
+
+
+@dataclass(frozen=True)
+class EntryWindow:
+    """Entries happen in [starts_at, ends_at): the active window cut by the trigger's own `from`/`until`."""
+
+    starts_at: datetime
+    ends_at: datetime | None
+
+    @classmethod
+    def of(cls, journey: j.Journey) -> EntryWindow:
+        trigger = journey.entry.event
+        schedule = journey.entry.schedule_recurring
+        starts = [utc(journey.active.from_)]
+        ends = [utc(journey.active.until)] if journey.active.until else []
+        if trigger is not None and trigger.from_ is not None:
+            starts.append(utc(trigger.from_))
+        for until in (trigger.until if trigger else None, schedule.until if schedule else None):
+            if until is not None:
+                ends.append(utc(until))
+        return cls(max(starts), min(ends) if ends else None)
+
+    def admits(self, at: datetime) -> bool:
+        return at >= self.starts_at and (self.ends_at is None or at < self.ends_at)
+
+
+def event_candidates(
+    journey: j.Journey, window: EntryWindow, profile_id: str, facts: TickFacts, horizon: datetime
+) -> list[Candidate]:
+    """The triggering events this tick sees, with the logical time each would enter at."""
+    entry = journey.entry
+    if entry.event is not None:
+        trigger = entry.event
+        assert trigger.did is not None
+        matching = [
+            e
+            for e in facts.events(profile_id)
+            if window.admits(e.event_time) and facts.matches(e, trigger.did)
+        ]
+        n = trigger.count
+        chosen = (
+            matching[n - 1 : n] if trigger.mode == "cumulative" else matching[n - 1 :: n]
+        )  # the N-th, or every N-th
+        return [Candidate(e.event_time, trigger_key(e.event_id), e) for e in chosen]
+    without = entry.event_without
+    assert without is not None and without.within is not None
+    found = []
+    for event in facts.events(profile_id):
+        if not (window.admits(event.event_time) and facts.matches(event, without.did)):
+            continue
+        closes = event.event_time + without.within
+        if closes > horizon:
+            continue
+        # "did not do B within a window after A": B at A's own instant or at the close counts too
+        if not facts.matching(profile_id, without.then_not, event.event_time, closes, event.event_id):
+            found.append(Candidate(closes, trigger_key(event.event_id), event))
+    return found
+
+
+def cron_occurrences(journey: j.Journey, start: datetime, end: datetime) -> list[datetime]:
+    """Occurrences (naive UTC) of the journey's cron in [start, end], evaluated in the journey's timezone
+    (README: "the cron runs in the journey's timezone"), so daylight saving moves them in UTC."""
+    schedule = journey.entry.schedule_recurring
+    assert schedule is not None
+    local = (start - timedelta(seconds=1)).replace(tzinfo=UTC).astimezone(ZoneInfo(journey.timezone))
+    cursor = croniter(schedule.cron, local)
+    found = []
+    while (moment := utc(cursor.get_next(datetime))) <= end:
+        found.append(moment)
+    return found
+
+
+def once_occurrence(journey: j.Journey, facts: TickFacts) -> datetime | None:
+    """When a `schedule_once` journey runs, given the approvals in effect by this tick: its time if approved
+    by then; else with `run_when_approved` the approval's time if within 72 h; else never."""
+    once = journey.entry.schedule_once
+    assert once is not None
+    planned = utc(once.at)
+    approval = facts.first_control(journey.id, "approve")
+    if approval is None:
+        return None
+    if approval.effective_at <= planned:
+        return planned
+    late = approval.effective_at - planned
+    if once.on_late_approval == "run_when_approved" and late <= LATE_APPROVAL_LIMIT:
+        return approval.effective_at
+    return None

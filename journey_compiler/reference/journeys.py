@@ -1,0 +1,369 @@
+"""One journey over the ticks, one profile at a time.
+
+Within a tick each profile's entries and its candidate entries are taken in logical-time order: whatever
+is due earliest happens first (at one instant: moves of entries already inside, then new entries). Spec
+section 3: "Every transition has a logical time: when it became due (the entry event's time, a wait's end, the
+event that answered a check), not when the tick ran. Later waits count from the logical time. So the same
+events give the same transitions, with the same logical times, whether ticks run every 5 minutes or every
+hour."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from journey_compiler.config import journey as j
+from journey_compiler.config.project import Project
+from journey_compiler.config.rules import Rule
+from journey_compiler.reference.clock import in_quiet_hours
+from journey_compiler.reference.entries import (
+    Candidate,
+    EntryWindow,
+    cron_occurrences,
+    event_candidates,
+    once_occurrence,
+    utc,
+)
+from journey_compiler.reference.facts import OUTCOMES, TickFacts
+from journey_compiler.reference.ids import entry_id, race_notice_id, trigger_key
+from journey_compiler.reference.nodes import KEEP, Move, NodeRules, race_variant
+from journey_compiler.reference.segments import detail_reached, holds
+from journey_compiler.reference.sends import create_messages
+from journey_compiler.reference.world import (
+    Event,
+    GoalRow,
+    Message,
+    ReferenceOutput,
+    TagRow,
+    Transition,
+)
+
+RULES = NodeRules()
+
+
+@dataclass
+class Entry:
+    """One entry of a profile: where it is, since when (the logical time of its latest transition)."""
+
+    entry_id: str
+    profile_id: str
+    entry_at: datetime
+    trigger: Event | None
+    node: str
+    node_at: datetime
+    status: str = "active"
+    ab_group: str | None = None
+    goals_done: set[str] = field(default_factory=set)
+
+    @property
+    def trigger_id(self) -> str | None:
+        return self.trigger.event_id if self.trigger else None
+
+    def inside_at(self, at: datetime) -> bool:
+        """Was the entry inside the journey at `at` (a path that ended at `at` is no longer inside)?"""
+        return self.entry_at <= at and (self.status == "active" or self.node_at > at)
+
+
+@dataclass
+class ProfileTick:
+    """One journey, one profile, one tick: what the node rules need."""
+
+    run: JourneyRun
+    facts: TickFacts
+    horizon: datetime
+    profile_id: str
+
+    @property
+    def journey(self) -> j.Journey:
+        return self.run.journey
+
+    @property
+    def project(self) -> Project:
+        return self.run.project
+
+    @property
+    def timezone(self) -> str:
+        """Spec section 1: the profile's `timezone`, else the journey's."""
+        profile = self.facts.index.profiles.get(self.profile_id)
+        return (profile.timezone if profile else None) or self.journey.timezone
+
+
+@dataclass
+class JourneyRun:
+    project: Project
+    journey: j.Journey
+    out: ReferenceOutput
+    schedule_start: datetime
+    """README: "A schedule starts at the first tick that runs its journey: it does not replay occurrences from
+    before"."""
+    entries: dict[str, list[Entry]] = field(default_factory=dict)
+    messages: dict[tuple[str, str], list[Message]] = field(default_factory=dict)
+    judged_until: datetime | None = None
+    """Schedule occurrences up to here were judged (README: "Each occurrence's audience is evaluated
+    once")."""
+    notified: bool = False
+
+    @property
+    def window(self) -> EntryWindow:
+        return EntryWindow.of(self.journey)
+
+    def horizon(self, tick_at: datetime) -> datetime:
+        """Spec section 2: "after the end the journey is ended and nothing in it moves"."""
+        until = self.journey.active.until
+        return min(tick_at, utc(until)) if until is not None else tick_at
+
+    # ---------------------------------------------------------------- the tick
+
+    def tick(self, facts: TickFacts, profile_ids: list[str]) -> None:
+        horizon = self.horizon(facts.tick_at)
+        occurrences = self.planned(facts, horizon)
+        for profile_id in profile_ids:
+            self.advance(ProfileTick(self, facts, horizon, profile_id), occurrences)
+        if occurrences is not None:
+            self.judged_until = max(self.judged_until or horizon, horizon)
+        for entries in self.entries.values():
+            for entry in entries:
+                self.goals(facts, entry)
+        self.race_notice(facts, horizon)
+
+    def planned(self, facts: TickFacts, horizon: datetime) -> list[datetime] | None:
+        """Schedule occurrences this tick judges (None: the journey is not scheduled)."""
+        entry = self.journey.entry
+        if entry.schedule_recurring is not None:
+            start = max(self.schedule_start, self.window.starts_at)
+            found = cron_occurrences(self.journey, start, horizon)
+        elif entry.schedule_once is not None:
+            once = once_occurrence(self.journey, facts)
+            found = [once] if once is not None and once <= horizon else []
+        else:
+            return None
+        return [
+            at
+            for at in found
+            if self.window.admits(at) and (self.judged_until is None or at > self.judged_until)
+        ]
+
+    def candidates(self, step: ProfileTick, occurrences: list[datetime] | None) -> list[Candidate]:
+        if occurrences is None:
+            found = event_candidates(self.journey, self.window, step.profile_id, step.facts, step.horizon)
+        elif step.profile_id in step.facts.index.profiles:
+            found = [Candidate(at, trigger_key(at)) for at in occurrences]
+        else:
+            found = []
+        known = {e.entry_id for e in self.entries.get(step.profile_id, [])}
+        return sorted(
+            (c for c in found if entry_id(self.journey.id, step.profile_id, c.key) not in known),
+            key=lambda c: (c.at, c.key),
+        )
+
+    def advance(self, step: ProfileTick, occurrences: list[datetime] | None) -> None:
+        """Move the profile's entries and admit its new ones, earliest first, up to the horizon."""
+        pending = self.candidates(step, occurrences)
+        entries = self.entries.setdefault(step.profile_id, [])
+        while True:
+            due = [(move.at, i, move) for i, e in enumerate(entries) if (move := self.next_move(step, e))]
+            if due and (not pending or min(due)[0] <= pending[0].at):
+                _, i, move = min(due, key=lambda d: (d[0], d[1]))
+                self.apply(step, entries[i], move)
+            elif pending:
+                self.judge(step, pending.pop(0))
+            else:
+                return
+
+    # ---------------------------------------------------------------- entries
+
+    def judge(self, step: ProfileTick, candidate: Candidate) -> None:
+        """The entry rules at the candidate's logical time; admit it or let it go."""
+        journey, entry, at = self.journey, self.journey.entry, candidate.at
+        entries = self.entries[step.profile_id]
+        if entry.event is not None and entry.event.mode == "cumulative" and entries:
+            return  # "the N-th time in total: enters once"
+        if journey.quiet_hours and in_quiet_hours(at, step.timezone, journey.quiet_hours):
+            return  # spec: "local window in which no profile may enter the journey"
+        audience = [Rule(where=entry.where)] if entry.where else []
+        audience += [entry.audience] if entry.audience else []
+        if not all(holds(self.project, rule, step.profile_id, at, step.facts) for rule in audience):
+            return
+        if entry.frequency is not None:
+            per = entry.frequency.per
+            recent = [e for e in entries if e.entry_at <= at and (per is None or e.entry_at > at - per)]
+            if len(recent) >= entry.frequency.max:
+                return  # "at most N entries per profile, optionally per period"
+        if not entry.reentry and any(e.inside_at(at) for e in entries):
+            return  # "may a profile enter again while still inside; default false"
+        admitted = Entry(
+            entry_id(journey.id, step.profile_id, candidate.key),
+            step.profile_id,
+            at,
+            candidate.trigger,
+            journey.start_node,
+            at,
+        )
+        entries.append(admitted)
+        self.record(step, admitted, Move(at, None, journey.start_node, "entered"), from_node=None)
+        self.arrive(step, admitted)
+
+    def exit_time(self, step: ProfileTick, entry: Entry) -> datetime | None:
+        """Spec: "`exit_when`: conditions ... checked at every tick; a profile that meets one leaves at once,
+        wherever it is, and nothing after runs for it": the first exit event after the entry (its `within`,
+        if given, counts from the entry)."""
+        times = []
+        for rule in self.journey.exit_when:
+            assert rule.did is not None
+            upper = step.horizon
+            if rule.did.within is not None:
+                upper = min(upper, entry.entry_at + rule.did.within)
+            at = step.facts.nth_time(step.profile_id, rule.did, entry.entry_at, upper, entry.trigger_id)
+            if at is not None:
+                times.append(at)
+        return min(times) if times else None
+
+    def next_move(self, step: ProfileTick, entry: Entry) -> Move | None:
+        """The entry's next move due by the horizon. README: "Exits win ties: if an exit event and a move
+        happen at the same instant, the profile exits"; an exit seen late leaves from where the entry is, at
+        the exit's time or the arrival there, whichever is later."""
+        if entry.status != "active":
+            return None
+        move = RULES.leave(step, entry)
+        exit_at = self.exit_time(step, entry)
+        if exit_at is not None and (move is None or exit_at <= move.at):
+            return Move(max(exit_at, entry.node_at), None, None, "exit_when")
+        return move if move is not None and move.at <= step.horizon else None
+
+    def apply(self, step: ProfileTick, entry: Entry, move: Move) -> None:
+        from_node = entry.node
+        if move.ab_group is not KEEP:
+            entry.ab_group = move.ab_group  # type: ignore[assignment]
+        entry.node_at = move.at
+        if move.ends_path:
+            entry.status = "completed" if move.reason == "completed" else "exited"
+        else:
+            assert move.to_node is not None
+            entry.node = move.to_node
+        self.record(step, entry, move, from_node=from_node)
+        if not move.ends_path:
+            self.arrive(step, entry)
+
+    def record(self, step: ProfileTick, entry: Entry, move: Move, from_node: str | None) -> None:
+        self.out.transitions.append(
+            Transition(
+                tick_at=step.facts.tick_at,
+                logical_at=move.at,
+                journey_id=self.journey.id,
+                entry_id=entry.entry_id,
+                profile_id=entry.profile_id,
+                from_node=from_node,
+                to_node=move.to_node,
+                branch=move.branch,
+                reason=move.reason,
+                ab_group=entry.ab_group,
+            )
+        )
+
+    def arrive(self, step: ProfileTick, entry: Entry) -> None:
+        """What a node does when a profile reaches it: a send creates its messages, a tag node its tag."""
+        node = self.journey.nodes[entry.node]
+        if isinstance(node, j.SendNode):
+            created = create_messages(
+                self.project,
+                self.journey,
+                entry.node,
+                entry.entry_id,
+                entry.profile_id,
+                entry.ab_group,
+                entry.node_at,
+                step.facts,
+            )
+            self.messages.setdefault((entry.entry_id, entry.node), []).extend(created)
+            self.out.messages.extend(created)
+        elif isinstance(node, j.AddTagNode | j.RemoveTagNode):
+            removed = isinstance(node, j.RemoveTagNode)
+            tag = node.remove_tag if isinstance(node, j.RemoveTagNode) else node.add_tag
+            self.out.tags.append(
+                TagRow(entry.profile_id, tag, self.journey.id, entry.node_at, removed, entry.entry_id)
+            )
+
+    # ---------------------------------------------------------------- message outcomes
+
+    def statuses(self, facts: TickFacts, entry: Entry, node_id: str) -> list[tuple[str, datetime]]:
+        """Every status the entry's messages of a send node have had by this tick, earliest first: a
+        suppression by the tick at the message's creation, then what the senders recorded."""
+        found = []
+        for message in self.messages.get((entry.entry_id, node_id), []):
+            if message.status == "suppressed":
+                found.append(("suppressed", message.created_at))
+            found += [(s.status, s.status_at) for s in facts.statuses(message.message_id)]
+        return sorted(found, key=lambda s: s[1])
+
+    def outcome(self, facts: TickFacts, entry: Entry, node_id: str) -> tuple[str, datetime] | None:
+        """The first outcome (`sent`, `failed` or `suppressed`) of the entry's message at a send node."""
+        return next((s for s in self.statuses(facts, entry, node_id) if s[0] in OUTCOMES), None)
+
+    # ---------------------------------------------------------------- goals and the race notice
+
+    def goals(self, facts: TickFacts, entry: Entry) -> None:
+        """Spec: "`goals`: conditions counted for statistics ... within a window after entry; a goal does not
+        end the journey". Recorded once, at the time it was first met (after the path ended too)."""
+        for goal in self.journey.goals:
+            if goal.id in entry.goals_done:
+                continue
+            upper = min(entry.entry_at + goal.within, facts.tick_at)
+            if goal.did is not None:
+                at = facts.nth_time(entry.profile_id, goal.did, entry.entry_at, upper, entry.trigger_id)
+            else:
+                assert goal.detail is not None
+                at = detail_reached(self.project, goal.detail, entry.profile_id, facts, entry.entry_at, upper)
+            if at is not None:
+                entry.goals_done.add(goal.id)
+                self.out.goals.append(GoalRow(self.journey.id, entry.entry_id, entry.profile_id, goal.id, at))
+
+    def race_notice(self, facts: TickFacts, horizon: datetime) -> None:
+        """Spec: "when the test phase is over (its duration, or its sample size) the operator is notified
+        through a configured channel". README: `test_ends_after` after the first arrival, or at the
+        `sample_size`-th test arrival, whichever comes first; one message to `notify.to`."""
+        race = next(
+            ((node_id, n) for node_id, n in self.journey.nodes.items() if isinstance(n, j.AbRaceNode)), None
+        )
+        if race is None or self.notified or race[1].ab_race.notify is None:
+            return
+        node_id, node = race
+        spec = node.ab_race
+        notify = spec.notify
+        assert notify is not None
+        arrivals = sorted(
+            (t.logical_at, t.entry_id)
+            for t in self.out.transitions
+            if t.journey_id == self.journey.id and t.to_node == node_id
+        )
+        if not arrivals:
+            return
+        ends = []
+        if spec.test_ends_after is not None:
+            ends.append(arrivals[0][0] + spec.test_ends_after)
+        tested = [at for at, e in arrivals if race_variant(self.journey.id, e, node_id, spec) is not None]
+        if spec.sample_size is not None and len(tested) >= spec.sample_size:
+            ends.append(tested[spec.sample_size - 1])
+        if not ends or min(ends) > horizon:
+            return
+        ended = min(ends)
+        self.notified = True
+        self.out.messages.append(
+            Message(
+                message_id=race_notice_id(self.journey.id, node_id),
+                journey_id=self.journey.id,
+                node_id=node_id,
+                entry_id=None,
+                profile_id=None,
+                recipient_id=notify.to,
+                channel=notify.channel,
+                template=notify.template,
+                priority=1,
+                not_before=ended,
+                created_at=ended,
+                status="queued",
+                suppressed_by=None,
+                ab_group=None,
+                tick_at=facts.tick_at,
+            )
+        )

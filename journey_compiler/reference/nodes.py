@@ -1,0 +1,217 @@
+"""When and where a profile leaves each kind of node: one `visit_<kind>` per node kind.
+
+A visit answers "given what this tick sees, when does this entry leave its node, by which branch?" with a
+`Move`, or None while the answer is not known yet (an event, an outcome or an operator still to come).
+A move may lie beyond the tick's horizon (a wait that ends tomorrow): the caller applies only moves due.
+Spec section 3: "In one tick a profile moves through as many nodes as it can (enter -> split -> send ->
+wait), and stops only at a node that must wait for time, an event, a message status or an operator."
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from journey_compiler.config import journey as j
+from journey_compiler.config.rules import EventCondition
+from journey_compiler.reference.clock import wait_end
+from journey_compiler.reference.ids import BUCKETS, bucket
+from journey_compiler.reference.segments import holds
+
+if TYPE_CHECKING:
+    from journey_compiler.reference.journeys import Entry, ProfileTick
+
+KEEP = object()
+"""`Move.ab_group` default: the move leaves the entry's A/B group as it was."""
+
+
+@dataclass(frozen=True)
+class Move:
+    at: datetime
+    branch: str | None
+    to_node: str | None
+    reason: str = "advanced"
+    """`advanced` (to a node), `completed` (no successor), or why the path ended (`exit_when`, `missed`,
+    an exit node's reason)."""
+    ab_group: object = field(default=KEEP, compare=False)
+
+    @property
+    def ends_path(self) -> bool:
+        return self.to_node is None
+
+
+def follow(node: object, branch: str, at: datetime, **extra: object) -> Move:
+    """Take `branch` out of `node` at `at`: to its target, or complete the path when it has none."""
+    target = node.successors().get(branch)  # type: ignore[attr-defined]
+    return Move(at, branch, target, "advanced" if target else "completed", **extra)  # type: ignore[arg-type]
+
+
+def exit_path(at: datetime, reason: str) -> Move:
+    return Move(at, f"exit:{reason}", None, reason)
+
+
+def first_event(
+    step: ProfileTick, entry: Entry, condition: EventCondition, arrived: datetime, close: datetime
+) -> datetime | None:
+    """README: "Events count for exits, goals and checks only when they happen after the profile reached the
+    node (or entered), and never the event that triggered the entry": the `times`-th match in
+    [arrived, close]."""
+    return step.facts.nth_time(step.profile_id, condition, arrived, close, entry.trigger_id)
+
+
+def event_race(
+    step: ProfileTick,
+    entry: Entry,
+    node: object,
+    branches: list[tuple[str, EventCondition]],
+    within: object,
+    otherwise: str,
+) -> Move:
+    """README (event waits): "the first branch whose event condition is met inside the window wins, at that
+    event's time; otherwise the `else`/`timeout` branch when it closes" (a tie goes to the branch listed
+    first)."""
+    close = entry.node_at + within  # type: ignore[operator]
+    answered = [
+        (at, i, branch)
+        for i, (branch, condition) in enumerate(branches)
+        if (at := first_event(step, entry, condition, entry.node_at, close)) is not None
+    ]
+    if answered:
+        at, _, branch = min(answered)
+        return follow(node, branch, at)
+    return follow(node, otherwise, close)
+
+
+class NodeRules:
+    """Dispatch on the node kind; each visit reads the entry's node and arrival time (`entry.node_at`)."""
+
+    def leave(self, step: ProfileTick, entry: Entry) -> Move | None:
+        node = step.journey.nodes[entry.node]
+        visit = getattr(self, f"visit_{j.kind_of(node)}")
+        return visit(step, entry, node)
+
+    # ---------------------------------------------------------------- actions: leave on arrival
+
+    def visit_send(self, step: ProfileTick, entry: Entry, node: j.SendNode) -> Move | None:
+        """README: "With `on_sent`/`on_failed`/`on_suppressed` the profile waits at the send for its outcome,
+        at the outcome's time"; a message the tick suppressed takes `on_suppressed` at once. An outcome
+        without its own branch continues by `next` (else the path completes)."""
+        if not any((node.on_sent, node.on_failed, node.on_suppressed)):
+            return follow(node, "next", entry.node_at)
+        outcome = step.run.outcome(step.facts, entry, entry.node)
+        if outcome is None:
+            return None
+        status, at = outcome
+        branch = f"on_{status}"
+        at = max(at, entry.node_at)
+        if getattr(node, branch) is None:
+            return follow(node, "next", at)
+        return follow(node, branch, at)
+
+    def visit_add_tag(self, step: ProfileTick, entry: Entry, node: j.AddTagNode) -> Move:
+        return follow(node, "next", entry.node_at)
+
+    def visit_remove_tag(self, step: ProfileTick, entry: Entry, node: j.RemoveTagNode) -> Move:
+        return follow(node, "next", entry.node_at)
+
+    def visit_exit(self, step: ProfileTick, entry: Entry, node: j.ExitNode) -> Move:
+        """Spec: "`exit`: ends the path explicitly"; the reason is the node's (`exit_node` by default)."""
+        reason = node.exit.reason if isinstance(node.exit, j.ExitSpec) else "exit_node"
+        return exit_path(entry.node_at, reason)
+
+    # ---------------------------------------------------------------- flow
+
+    def visit_wait(self, step: ProfileTick, entry: Entry, node: j.WaitNode) -> Move | None:
+        """Spec: "`until` an absolute time (a profile arriving after it does not continue: it leaves with
+        reason `missed`)"; "Later waits count from the logical time"."""
+        wait = node.wait
+        if wait.form == "until":
+            assert wait.until is not None
+            if entry.node_at > wait.until.astimezone(UTC).replace(tzinfo=None):
+                return exit_path(entry.node_at, "missed")
+        ends = wait_end(wait, entry.node_at, step.timezone, step.facts.index.world.trading_calendar)
+        return None if ends is None else follow(node, "next", ends)
+
+    def visit_wait_for_event(self, step: ProfileTick, entry: Entry, node: j.WaitForEventNode) -> Move:
+        """Spec: "until an event happens `within` a duration (then the `happened` branch), else the `timeout`
+        branch when the duration has passed"."""
+        spec = node.wait_for_event
+        return event_race(step, entry, node, [("happened", spec)], spec.within, "timeout")
+
+    def visit_ab_split(self, step: ProfileTick, entry: Entry, node: j.AbSplitNode) -> Move:
+        """Spec: "random but deterministic split by percentages (same profile + journey + entry -> same
+        branch, on every engine); groups are recorded for metrics". README: buckets are md5(journey, entry,
+        node) mod 10 000; branch i takes the buckets below the running sum of the percentages."""
+        slot = bucket(step.journey.id, entry.entry_id, entry.node)
+        upper = 0.0
+        for branch in node.ab_split[:-1]:
+            upper += branch.percent
+            if slot < round(upper * BUCKETS / 100):
+                return follow(node, branch.group, entry.node_at, ab_group=branch.group)
+        last = node.ab_split[-1].group
+        return follow(node, last, entry.node_at, ab_group=last)
+
+    def visit_ab_race(self, step: ProfileTick, entry: Entry, node: j.AbRaceNode) -> Move | None:
+        """Spec: "a share of the traffic (e.g. 30%) is split among variants; the rest waits at the node until
+        an operator picks the winner, then flows to it". README: the test share splits evenly (its A/B group
+        is the variant); the rest flows at the pick's time (or on arrival after it), its group unchanged."""
+        variant = race_variant(step.journey.id, entry.entry_id, entry.node, node.ab_race)
+        if variant is not None:
+            return follow(node, variant, entry.node_at, ab_group=variant)
+        pick = step.facts.first_control(step.journey.id, "pick_winner")
+        if pick is None or pick.value is None:
+            return None
+        return follow(node, pick.value, max(entry.node_at, pick.effective_at))
+
+    # ---------------------------------------------------------------- judgement
+
+    def visit_segment_check(self, step: ProfileTick, entry: Entry, node: j.SegmentCheckNode) -> Move:
+        """Spec: "is the profile in a segment / does it match a filter now" (now: the arrival's time)."""
+        member = holds(step.project, node.segment_check, step.profile_id, entry.node_at, step.facts)
+        return follow(node, "then" if member else "else", entry.node_at)
+
+    def visit_segment_split(self, step: ProfileTick, entry: Entry, node: j.SegmentSplitNode) -> Move:
+        """Spec: "several segment branches plus `else`; mode `first_match` (priority order)"."""
+        for i, branch in enumerate(node.segment_split.branches):
+            if holds(step.project, branch, step.profile_id, entry.node_at, step.facts):
+                return follow(node, f"branch_{i + 1}", entry.node_at)
+        return follow(node, "else", entry.node_at)
+
+    def visit_event_check(self, step: ProfileTick, entry: Entry, node: j.EventCheckNode) -> Move:
+        """Spec: "within a window after reaching the node: `did` ...; the profile waits in the node until the
+        answer is known: `then` as soon as the condition holds, `else` when the window closes"."""
+        spec = node.event_check
+        assert spec.did is not None
+        return event_race(step, entry, node, [("then", spec.did)], spec.within, "else")
+
+    def visit_event_split(self, step: ProfileTick, entry: Entry, node: j.EventSplitNode) -> Move:
+        """Spec: "several event-condition branches plus `else`, evaluated like `event_check`"."""
+        spec = node.event_split
+        branches = [(f"branch_{i + 1}", b.did) for i, b in enumerate(spec.branches) if b.did is not None]
+        return event_race(step, entry, node, branches, spec.within, "else")
+
+    def visit_message_status(self, step: ProfileTick, entry: Entry, node: j.MessageStatusNode) -> Move:
+        """Spec: "the status (`sent`, `delivered`, `read`, `clicked`, `failed`, `suppressed`) of an earlier
+        send node's message, within a window": `then` at the first such status in [arrival, arrival +
+        within] (a status the message already had on arrival counts at the arrival), else when it closes."""
+        spec = node.message_status
+        close = entry.node_at + spec.within
+        times = [
+            max(at, entry.node_at)
+            for status, at in step.run.statuses(step.facts, entry, spec.of)
+            if status in spec.is_ and at <= close
+        ]
+        if times:
+            return follow(node, "then", min(times))
+        return follow(node, "else", close)
+
+
+def race_variant(journey_id: str, entry_id: str, node_id: str, race: j.AbRaceSpec) -> str | None:
+    """The variant of a test arrival (buckets below `test_share` %, split evenly), None for the rest."""
+    slot = bucket(journey_id, entry_id, node_id)
+    share = race.test_share * BUCKETS / 100
+    for i, variant in enumerate(race.variants):
+        if slot < round(share * (i + 1) / len(race.variants)):
+            return variant.id
+    return None
