@@ -37,6 +37,7 @@ final as (
         latest_status.status_at,
         sends.reason as suppressed_by,
         sends.cap_exempt,
+        sends.version,
     from records as sends
     left join latest_status on latest_status.message_id = sends.message_id
     where sends.record = 'send'
