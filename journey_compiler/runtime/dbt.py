@@ -8,10 +8,18 @@ from pathlib import Path
 from dbt.cli.main import dbtRunner
 
 from journey_compiler.errors import TickError
+from journey_compiler.runtime.lock import retry_while_held
 
 
 def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
-    """`dbt <args>` for the built project; raises TickError with dbt's own message when a model fails."""
+    """`dbt <args>` for the built project; raises TickError with dbt's own message when a model fails.
+
+    A process outside our writer lock (a BI reader) holding the file makes dbt fail before any model ran:
+    that is waited for, a bounded time, like every other writer's wait."""
+    retry_while_held(lambda: _invoke(dbt_dir, warehouse, args), warehouse)
+
+
+def _invoke(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
     os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse)
     result = dbtRunner().invoke(
         [
@@ -20,7 +28,9 @@ def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
             str(dbt_dir),
             "--profiles-dir",
             str(dbt_dir),
-            "--quiet",
+            # failures reach the user as our one-line TickError, never as dbt's log on the console
+            "--log-level",
+            "none",
             "--no-use-colors",
         ]
     )

@@ -16,6 +16,7 @@ import duckdb
 
 from journey_compiler.errors import TickError
 from journey_compiler.runtime.dbt import run_dbt
+from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
 from journey_compiler.warehouse.tables import (
@@ -85,7 +86,7 @@ def begin_tick(
     A tick before the last applied one is refused (`raise`, for people) or skipped (`skip`, for schedulers
     whose queued run was overtaken by a later one)."""
     at = as_naive_utc(at)
-    with duckdb.connect(str(workspace.warehouse)) as con:
+    with connect(workspace.warehouse) as con:
         create_tables(con, control_tables() | {f"{CONTROL_SCHEMA}.deployment": DEPLOYMENT})
         row = con.execute(_TICK_ROW, [at]).fetchone()
         if row is not None and row[1] is not None:
@@ -128,7 +129,7 @@ def begin_tick(
 def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> None:
     """Mark the tick applied (after every model of it ran), publish its journey tags for the next tick's
     segments, and remember which models the views came from."""
-    with duckdb.connect(str(workspace.warehouse)) as con:
+    with connect(workspace.warehouse) as con:
         if plan.deploy:
             con.execute(_RECORD_DEPLOYMENT, [built.digest, _now()])
         con.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
@@ -136,11 +137,13 @@ def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> No
 
 
 def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPlan:
-    """The whole tick without Dagster (the CLI and the demo); Dagster runs the same three steps."""
-    plan = begin_tick(workspace, built, at)
-    if plan.runs:
-        run_dbt(built.dbt_dir, workspace.warehouse, plan.dbt_args)
-        finish_tick(workspace, built, plan)
+    """The whole tick without Dagster (the CLI and the demo); Dagster runs the same three steps, under the
+    same writer lock."""
+    with exclusive(workspace.warehouse, f"journeys tick at {as_naive_utc(at)}"):
+        plan = begin_tick(workspace, built, at)
+        if plan.runs:
+            run_dbt(built.dbt_dir, workspace.warehouse, plan.dbt_args)
+            finish_tick(workspace, built, plan)
     return plan
 
 

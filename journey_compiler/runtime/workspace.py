@@ -20,6 +20,7 @@ STATIC_PARTS = (
     "models/staging",
     "models/intermediate",
     "models/marts",
+    "models/quality",
 )
 GENERATED_DIR = "models/journeys"
 DEFAULT_WAREHOUSE = "warehouse.duckdb"

@@ -4,12 +4,19 @@ with tick_context as (
     select * from {{ source('control', 'tick_context') }}
 ),
 
+tick_log as (
+    select * from {{ source('control', 'tick_log') }}
+),
+
 final as (
     select
-        tick_at,
-        watermark,
-        previous_tick_at,
+        tick_context.tick_at,
+        tick_context.watermark,
+        tick_context.previous_tick_at,
+        -- what the previous tick saw: this tick's events are the ones loaded after it
+        previous.watermark as previous_watermark,
     from tick_context
+    left join tick_log as previous on previous.tick_at = tick_context.previous_tick_at
 )
 
 select * from final

@@ -1,7 +1,9 @@
 {#-
     Events the ticks may see, each event_id once (duplicate deliveries keep their first load).
-    Incremental: every tick appends what was loaded since the last one, up to its watermark, so a late
-    event (old event_time, new loaded_at) is picked up by the next tick and never lost.
+    Incremental: every tick appends the usable events loaded since the previous tick's watermark, up to its
+    own, so a late event (old event_time, new loaded_at) is picked up by the next tick and never lost; plus
+    the held or rejected events that became usable at this tick (journeys.rejected_rows says `admitted`),
+    which enter with their own event times.
 -#}
 {{ config(
     materialized='incremental',
@@ -14,24 +16,49 @@ with tick as (
     select * from {{ ref('stg_control__tick') }}
 ),
 
-source_events as (
-    select
-        cast(event_id as varchar) as event_id,
-        cast(profile_id as varchar) as profile_id,
-        cast(event_name as varchar) as event_name,
-        {{ as_utc(source('raw', 'events'), 'event_time') }} as event_time,
-        cast(properties as json) as properties,
-        {{ as_utc(source('raw', 'events'), 'loaded_at') }} as loaded_at,
-    from {{ source('raw', 'events') }}
-    where loaded_at <= (select watermark from tick)
-    {% if is_incremental() %}
-        and loaded_at >= (select coalesce(max(loaded_at), timestamp '1970-01-01') from {{ this }})
-    {% endif %}
+events as (
+    select * from {{ ref('base_raw__events') }}
+),
+
+rejected_rows as (
+    select * from {{ ref('rejected_rows') }}
+),
+
+loaded_since_last_tick as (
+    select events.*
+    from events, tick
+    where events.loaded_at <= tick.watermark
+        and events.loaded_at > coalesce(tick.previous_watermark, timestamp '-infinity')
+        and events.problem is null
+),
+
+usable_again as (
+    select events.*
+    from events
+    inner join rejected_rows
+        on rejected_rows.row_key = events.row_key
+        and rejected_rows.loaded_at = events.loaded_at
+    inner join tick on tick.tick_at = rejected_rows.tick_at
+    where rejected_rows.source_table = {{ raw_table_name('events') }}
+        and rejected_rows.status = 'admitted'
+        and events.problem is null
+),
+
+candidates as (
+    select * from loaded_since_last_tick
+    union all
+    select * from usable_again
 ),
 
 deduplicated as (
-    select *
-    from source_events
+    select
+        event_id,
+        profile_id,
+        event_name,
+        event_time,
+        properties,
+        loaded_at,
+    from candidates
     qualify row_number() over (
         partition by event_id order by loaded_at, event_time, profile_id, event_name
     ) = 1

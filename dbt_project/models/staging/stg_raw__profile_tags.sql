@@ -1,13 +1,14 @@
 with profile_tags as (
-    select * from {{ source('raw', 'profile_tags') }}
+    select * from {{ ref('base_raw__profile_tags') }}
 ),
 
 final as (
     select
-        cast(profile_id as varchar) as profile_id,
-        cast(tag as varchar) as tag,
-        {{ as_utc(source('raw', 'profile_tags'), 'tagged_at') }} as tagged_at,
+        profile_id,
+        tag,
+        tagged_at,
     from profile_tags
+    where problem is null
 )
 
 select * from final

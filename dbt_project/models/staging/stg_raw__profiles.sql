@@ -1,16 +1,35 @@
+{#-
+    One row per profile: the latest `updated_at` wins (then a tie-break on the row's content, so the choice
+    never depends on storage order); a timezone that is not an IANA zone reads as NULL, so the journey's
+    timezone applies. Rows that cannot be used are listed in journeys.rejected_rows.
+-#}
 with profiles as (
-    select * from {{ source('raw', 'profiles') }}
+    select * from {{ ref('base_raw__profiles') }}
+),
+
+zones as (
+    select name from pg_timezone_names()
+),
+
+usable as (
+    select *
+    from profiles
+    where problem is null
+    qualify row_number() over (
+        partition by profile_id
+        order by updated_at desc nulls last, email, phone, timezone, cast(attributes as varchar)
+    ) = 1
 ),
 
 final as (
     select
-        cast(profile_id as varchar) as profile_id,
-        cast(email as varchar) as email,
-        cast(phone as varchar) as phone,
-        cast(timezone as varchar) as timezone,
-        cast(attributes as json) as attributes,
-        {{ as_utc(source('raw', 'profiles'), 'updated_at') }} as updated_at,
-    from profiles
+        profile_id,
+        email,
+        phone,
+        case when timezone in (select name from zones) then timezone end as timezone,
+        attributes,
+        updated_at,
+    from usable
 )
 
 select * from final

@@ -1,13 +1,15 @@
+{#- Each relation once: a repeated row would send a subject-converted message twice. -#}
 with relations as (
-    select * from {{ source('raw', 'relations') }}
+    select * from {{ ref('base_raw__relations') }}
 ),
 
 final as (
-    select
-        cast(from_id as varchar) as from_id,
-        cast(to_id as varchar) as to_id,
-        cast(relation as varchar) as relation,
+    select distinct
+        from_id,
+        to_id,
+        relation,
     from relations
+    where problem is null
 )
 
 select * from final

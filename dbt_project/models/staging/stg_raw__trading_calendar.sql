@@ -1,12 +1,15 @@
+{#- One row per day; a day listed twice is a trading day only if every row says so. -#}
 with trading_calendar as (
-    select * from {{ source('raw', 'trading_calendar') }}
+    select * from {{ ref('base_raw__trading_calendar') }}
 ),
 
 final as (
     select
-        cast(day as date) as day,
-        cast(is_trading_day as boolean) as is_trading_day,
+        day,
+        bool_and(is_trading_day) as is_trading_day,
     from trading_calendar
+    where problem is null
+    group by day
 )
 
 select * from final
