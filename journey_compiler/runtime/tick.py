@@ -15,8 +15,10 @@ from typing import Literal
 import duckdb
 
 from journey_compiler.errors import TickError
+from journey_compiler.render import TICK_CHECK_TAG
 from journey_compiler.runtime.dbt import run_dbt
 from journey_compiler.runtime.lock import connect, exclusive
+from journey_compiler.runtime.publish import publish_outputs
 from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
 from journey_compiler.warehouse.tables import (
@@ -67,7 +69,18 @@ class TickPlan:
 
     @property
     def dbt_args(self) -> list[str]:
-        return ["run"] if self.deploy else ["run", "--select", f"tag:{TICK_TAG}"]
+        """A deploy builds and tests everything; a tick builds its models and runs the checks of what it
+        wrote (the id invariants), not every column test of the whole history."""
+        if self.deploy:
+            return ["build"]
+        return [
+            "build",
+            "--select",
+            f"tag:{TICK_TAG}",
+            f"tag:{TICK_CHECK_TAG}",
+            "--indirect-selection",
+            "empty",
+        ]
 
 
 def as_naive_utc(value: datetime) -> datetime:
@@ -134,6 +147,7 @@ def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> No
             con.execute(_RECORD_DEPLOYMENT, [built.digest, _now()])
         con.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
         con.execute(_FINISH, [_now(), plan.tick_at])
+        publish_outputs(con, workspace.warehouse, as_of=plan.tick_at)
 
 
 def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPlan:
