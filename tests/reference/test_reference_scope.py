@@ -1,0 +1,93 @@
+"""What the reference interpreter runs and what it leaves alone: it shares nothing with the SQL code path,
+and it skips (with a note) the journeys the compiler refuses."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+
+import pytest
+
+SQL_PATH = (
+    "journey_compiler.sqlgen",
+    "journey_compiler.ir",
+    "journey_compiler.render",
+    "journey_compiler.runtime",
+)
+
+
+def test_the_interpreter_imports_nothing_of_the_sql_path():
+    """(DuckDB itself is loaded, unused: the filter parser's module imports the warehouse table helpers.)"""
+    probe = (
+        "import sys, journey_compiler.reference as r; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] == 'dbt' or m.startswith({SQL_PATH!r})))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+HEADER = """
+id: {id}
+timezone: UTC
+active: {{from: "2026-01-01T00:00:00Z"}}
+"""
+REFUSED = {
+    "each_of": (
+        "entry:\n  event:\n    mode: each_of\n    each: [{event: signup}, {event: activate}]\n",
+        "each_of",
+    ),
+    "by_time": (
+        "entry:\n  event_without:\n    did: {event: add_to_cart}\n"
+        "    then_not: {event: purchase}\n    by: '20:00'\n",
+        "`by:`",
+    ),
+    "seg_trigger": ("entry:\n  segment: vip\n", "trigger `segment`"),
+    "left": ("entry:\n  event: {did: {event: signup}}\n  audience: {left_segment: vip}\n", "left_segment"),
+    "on_goal": (
+        "entry:\n  event: {did: {event: signup}}\nexit_on_goal: true\n"
+        "goals: [{id: g, did: {event: activate}, within: 1d}]\n",
+        "exit_on_goal",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_a_journey_using_a_refused_feature_is_skipped_with_a_note(make_ref, name):
+    entry, note = REFUSED[name]
+    text = HEADER.format(id=name) + entry + "nodes:\n  hello:\n    add_tag: hi\n"
+    ref = make_ref({name: text})
+    ref.profile("p", lifetime_value=5000.0)
+    ref.event("s1", "p", "signup", datetime(2026, 3, 2, 9))
+    out = ref.run([datetime(2026, 3, 3)])
+    assert note in out.skipped[name]
+    assert out.transitions == []
+
+
+def test_did_not_branches_and_all_matches_are_refused(make_ref):
+    nodes = """
+nodes:
+  check:
+    event_check: {did_not: {event: purchase}, within: 1h}
+    then: a
+    else: b
+  a:
+    add_tag: a
+  b:
+    add_tag: b
+"""
+    ref = make_ref({"dn": HEADER.format(id="dn") + "entry:\n  event: {did: {event: signup}}\n" + nodes})
+    out = ref.run([datetime(2026, 3, 3)])
+    assert out.skipped == {"dn": "node 'check': event_check without `did`"}
+
+
+def test_ticks_only_move_forward(make_ref, welcome_yaml):
+    ref = make_ref({"welcome_series": welcome_yaml})
+    with pytest.raises(ValueError, match="back in time"):
+        ref.run([datetime(2026, 3, 3), datetime(2026, 3, 2)])
+    # a re-run of the same tick changes nothing
+    ref.profile("p")
+    ref.event("s1", "p", "signup", datetime(2026, 3, 2, 9))
+    once = ref.run([datetime(2026, 3, 3)])
+    twice = ref.run([datetime(2026, 3, 3), datetime(2026, 3, 3)])
+    assert (once.transitions, once.messages) == (twice.transitions, twice.messages)
