@@ -8,7 +8,7 @@ import ast
 import shutil
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,27 @@ class Ref:
     def sends(self, profile_id: str | None = None) -> list[Message]:
         rows = [m for m in self.output.messages if profile_id in (None, m.profile_id)]
         return sorted(rows, key=lambda m: (m.profile_id or "", m.created_at, m.node_id))
+
+
+def cadence_free(out: ReferenceOutput) -> dict[str, set[Any]]:
+    """What must not depend on the tick cadence (spec section 3): every output but tick times."""
+    keys = ("entry_id", "profile_id", "from_node", "to_node", "branch", "reason", "logical_at")
+    return {
+        "transitions": {tuple(getattr(t, k) for k in keys) for t in out.transitions},
+        "states": set(out.state),
+        "sends": set(out.messages),
+        "tags": set(out.tags),
+        "goals": set(out.goals),
+    }
+
+
+def every(start: datetime, end: datetime, step: timedelta) -> list[datetime]:
+    """The ticks of the scenario harness's `tick_every`: start, start + step, ... before end, then end."""
+    ticks = []
+    while start < end:
+        ticks.append(start)
+        start += step
+    return [*ticks, end]
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import hashlib
 from collections import Counter
 from datetime import timedelta
 
-from conftest import scenario_inputs
+from conftest import cadence_free, every, scenario_inputs
 
 ENTRY = scenario_inputs("tick/test_tick_entry.py")
 T0, H, D, M = ENTRY["T0"], ENTRY["H"], ENTRY["D"], ENTRY["M"]
@@ -160,16 +160,9 @@ def _mixed(make_ref, hourly):
     ref.tag("f", "vip", MIXED["mon"](15))
     for event_id, pid, name, at, props in MIXED["EVENTS"]:
         ref.event(event_id, pid, name, at, **props)
-    start, end, step = MIXED["START"], MIXED["END"], timedelta(hours=1)
-    ticks = [start + step * k for k in range(1, (end - start) // step)] if hourly else []
-    out = ref.run([*ticks, end])
-    keys = ("entry_id", "profile_id", "from_node", "to_node", "branch", "reason", "logical_at")
-    return ref, {
-        "transitions": {tuple(getattr(t, k) for k in keys) for t in out.transitions},
-        "states": set(out.state),
-        "tags": set(out.tags),
-        "sends": set(out.messages),
-    }
+    start, end = MIXED["START"], MIXED["END"]
+    ticks = every(start + timedelta(hours=1), end, timedelta(hours=1)) if hourly else [end]
+    return ref, cadence_free(ref.run(ticks))
 
 
 def test_mixed_nodes_hourly_and_once_give_the_same_results(make_ref):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from conftest import scenario_inputs
+from conftest import cadence_free, every, scenario_inputs
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -204,14 +204,6 @@ def test_a_goal_is_recorded_once_with_the_event_time(exits):
 # ---------------------------------------------------------------- tests/tick/test_tick_cadence.py
 
 
-def every(start, end, step):
-    """The ticks of the scenario harness's `tick_every` before its last one (`end`)."""
-    at = start
-    while at < end:
-        yield at
-        at += step
-
-
 CADENCE = scenario_inputs("tick/test_tick_cadence.py")
 
 
@@ -221,17 +213,8 @@ def _cadence_run(make_ref, step):
     for event_id, pid, name, time, props in CADENCE["EVENTS"]:
         ref.event(event_id, pid, name, time, **props)
     t0, end = CADENCE["T0"], CADENCE["END"]
-    ticks = [end] if step is None else [*every(t0 + step, end, step), end]
-    out = ref.run(ticks)
-    keys = ("entry_id", "profile_id", "from_node", "to_node", "branch", "reason", "logical_at")
-    return ref, {
-        "transitions": {tuple(getattr(t, k) for k in keys) for t in out.transitions},
-        "states": set(out.state),
-        "sends": set(out.messages),
-        "tags": set(out.tags),
-        "goals": set(out.goals),
-        "ticks": {t.tick_at for t in out.transitions},
-    }
+    out = ref.run([end] if step is None else every(t0 + step, end, step))
+    return ref, {**cadence_free(out), "ticks": {t.tick_at for t in out.transitions}}
 
 
 def test_same_events_same_results_whatever_the_cadence(make_ref):
