@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from journey_compiler.config.base import parse_duration
 from journey_compiler.errors import ConfigErrors, JourneysError
@@ -92,13 +93,12 @@ def compile_(
 @app.command()
 def init(directory: DirOption = None, warehouse: WarehouseOption = None) -> None:
     """Create the raw tables (spec section 1) and control tables that are missing; keeps existing rows."""
-    import duckdb
-
+    from journey_compiler.runtime.lock import writing
     from journey_compiler.warehouse.tables import init_warehouse
 
     ws = _workspace(directory, warehouse)
     ws.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(ws.warehouse)) as con:
+    with writing(ws.warehouse, "journeys init") as con:
         init_warehouse(con, ws.load().warehouse)
     out.print(f"initialised {ws.warehouse}")
 
@@ -225,10 +225,10 @@ def main() -> None:
         app(standalone_mode=False)
     except ConfigErrors as problems:
         for problem in problems.errors:
-            err.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error[/red]: {escape(str(problem))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except JourneysError as problem:
-        err.print(f"[red]error[/red]: {problem}", highlight=False, soft_wrap=True)
+        err.print(f"[red]error[/red]: {escape(str(problem))}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except typer.Exit as done:
         sys.exit(done.exit_code)

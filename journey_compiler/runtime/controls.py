@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import duckdb
-
 from journey_compiler.config.journey import AbRaceNode
 from journey_compiler.config.project import Project
 from journey_compiler.errors import JourneysError
+from journey_compiler.runtime.lock import writing
 from journey_compiler.runtime.workspace import Workspace
 from journey_compiler.warehouse.tables import control_tables, create_tables
 
@@ -47,6 +46,6 @@ def record_control(
             raise JourneysError(
                 f"unknown variant {value!r} of {journey_id!r} (variants: {', '.join(variants)})"
             )
-    with duckdb.connect(str(workspace.warehouse)) as con:
+    with writing(workspace.warehouse, f"journeys {action} {journey_id}") as con:
         create_tables(con, control_tables())
         con.execute(_RECORD, [journey_id, action, at, value, datetime.now(UTC).replace(tzinfo=None)])

@@ -39,7 +39,13 @@ def _invoke(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
     problems = []
     for node_result in getattr(result.result, "results", None) or []:
         if str(node_result.status) in ("error", "fail"):
-            problems.append(f"{node_result.node.name}: {node_result.message}")
+            node = node_result.node
+            if str(node.resource_type) == "test":
+                problems.append(
+                    f"check {node.name} failed ({node_result.message}); the tick is not marked applied"
+                )
+            else:
+                problems.append(f"{node.name}: {node_result.message}")
     detail = "; ".join(problems) or str(result.exception or "dbt failed")
     raise TickError(f"dbt {' '.join(args)} failed: {detail}")
 

@@ -175,3 +175,16 @@ def connect(
     return retry_while_held(
         lambda: duckdb.connect(str(warehouse), read_only=read_only), warehouse, timeout=timeout, notify=notify
     )
+
+
+@contextmanager
+def writing(
+    warehouse: Path, purpose: str, *, timeout: float | None = None, notify: Notify = _stderr
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The writer lock and a connection under it: how every short write of ours (controls, init, outcomes)
+    opens the warehouse."""
+    with (
+        exclusive(warehouse, purpose, timeout=timeout, notify=notify),
+        connect(warehouse, timeout=timeout, notify=notify) as con,
+    ):
+        yield con

@@ -202,3 +202,19 @@ def test_relations_and_calendar_rows_that_cannot_be_used_are_listed(sc):
             "2 rows for one day: it is a trading day only if every row says so",
         ),
     }
+
+
+def test_a_tick_whose_history_breaks_an_id_invariant_fails_and_stays_unapplied(sc):
+    from journey_compiler.errors import TickError
+
+    sc.profile("ann")
+    sc.event("s1", "ann", "signup", T0)
+    at = T0 + 2 * D
+    sc.tick(at)
+    # as if the tick had written its message twice and crashed before it was marked applied
+    history = "journeys_internal.jrn_morning"
+    sc.sql(f"insert into {history} select * from {history} where record = 'send'")
+    sc.sql("update journeys.tick_log set finished_at = null where tick_at = ?", [at])
+    with pytest.raises(TickError, match="journey_history_keys.*jrn_morning"):
+        sc.tick(at)
+    assert sc.sql("select finished_at from journeys.tick_log where tick_at = ?", [at]) == [(None,)]

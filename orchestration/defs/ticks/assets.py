@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, AssetsDefinition, AssetSelection, Con
 from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 from pydantic import Field
 
+from journey_compiler.runtime.lock import exclusive
 from journey_compiler.runtime.tick import TICK_TAG, begin_tick, finish_tick
 from journey_compiler.timeparse import parse_time
 from orchestration.lib.dbt_project import PreparedProject
@@ -52,25 +53,27 @@ def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
     ) -> Iterator[Any]:
         selected = context.selected_asset_keys
         tick_keys = {key for key, tags in context.assets_def.tags_by_key.items() if TICK_TAG in tags}
-        if not selected & tick_keys:
-            yield from dbt.cli(["run"], context=context).stream()
-            return
-        if missing := tick_keys - selected:
+        if selected & tick_keys and (missing := tick_keys - selected):
             names = ", ".join(sorted(key.to_user_string() for key in missing))
             raise Failure(
                 f"a tick runs every model tagged {TICK_TAG!r}: select {names} too, or use the tick job"
             )
-        plan = begin_tick(workspace, built, parse_time(config.tick_at), if_behind="skip")
-        context.instance.add_run_tags(context.run_id, {TICK_AT_TAG: plan.tick_at.isoformat()})
-        if not plan.runs:
-            why = "a later tick is already applied" if plan.superseded else "it is already applied"
-            context.log.info(f"tick {plan.tick_at}: nothing to run, {why}")
-            return
-        yield from dbt.cli(["run"], context=context).stream()
-        # The warehouse records a deployment only when every model was rebuilt from this project version.
-        finish_tick(
-            workspace, built, replace(plan, deploy=plan.deploy and selected == context.assets_def.keys)
-        )
+        # the CLI's writers take the same lock: a Dagster run and a `journeys tick` never write at once
+        with exclusive(workspace.warehouse, f"Dagster run {context.run_id}", notify=context.log.info):
+            if not selected & tick_keys:
+                yield from dbt.cli(["run"], context=context).stream()
+                return
+            plan = begin_tick(workspace, built, parse_time(config.tick_at), if_behind="skip")
+            context.instance.add_run_tags(context.run_id, {TICK_AT_TAG: plan.tick_at.isoformat()})
+            if not plan.runs:
+                why = "a later tick is already applied" if plan.superseded else "it is already applied"
+                context.log.info(f"tick {plan.tick_at}: nothing to run, {why}")
+                return
+            yield from dbt.cli(["run"], context=context).stream()
+            # The warehouse records a deployment only when every model was rebuilt from this project version.
+            finish_tick(
+                workspace, built, replace(plan, deploy=plan.deploy and selected == context.assets_def.keys)
+            )
 
     return journey_models
 
