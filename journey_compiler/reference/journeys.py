@@ -103,10 +103,12 @@ class JourneyRun:
     """Schedule occurrences up to here were judged (README: "Each occurrence's audience is evaluated
     once")."""
     notified: bool = False
+    race_arrivals: list[tuple[datetime, str]] = field(default_factory=list)
+    """(logical time, entry id) of every arrival at the journey's ab_race."""
+    window: EntryWindow = field(init=False)
 
-    @property
-    def window(self) -> EntryWindow:
-        return EntryWindow.of(self.journey)
+    def __post_init__(self) -> None:
+        self.window = EntryWindow.of(self.journey)
 
     def horizon(self, tick_at: datetime) -> datetime:
         """Spec section 2: "after the end the journey is ended and nothing in it moves"."""
@@ -246,6 +248,8 @@ class JourneyRun:
             self.arrive(step, entry)
 
     def record(self, step: ProfileTick, entry: Entry, move: Move, from_node: str | None) -> None:
+        if move.to_node is not None and isinstance(self.journey.nodes[move.to_node], j.AbRaceNode):
+            self.race_arrivals.append((move.at, entry.entry_id))
         self.out.transitions.append(
             Transition(
                 tick_at=step.facts.tick_at,
@@ -331,11 +335,7 @@ class JourneyRun:
         spec = node.ab_race
         notify = spec.notify
         assert notify is not None
-        arrivals = sorted(
-            (t.logical_at, t.entry_id)
-            for t in self.out.transitions
-            if t.journey_id == self.journey.id and t.to_node == node_id
-        )
+        arrivals = sorted(self.race_arrivals)
         if not arrivals:
             return
         ends = []
