@@ -207,6 +207,61 @@ def schema(
         sys.stdout.write(text + "\n")
 
 
+@app.command("metrics")
+def metrics_(
+    journey: Annotated[str | None, typer.Argument(help="Only this journey.")] = None,
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    recompute: Annotated[
+        bool, typer.Option("--recompute", help="Recompute the metric marts first (the 05/11/17/23 job).")
+    ] = False,
+) -> None:
+    """Print the metric marts: every journey's metrics per A/B group and its A/B comparison."""
+    from journey_compiler.runtime.metrics import recompute_metrics
+    from journey_compiler.runtime.workspace import build_dbt_project
+    from journey_compiler.show.marts import experiment_rows, metric_table
+    from journey_compiler.show.outputs import open_outputs
+    from journey_compiler.show.picture import find_journey
+    from journey_compiler.show.tables import experiments_table, metrics_table
+
+    ws = _workspace(directory, warehouse)
+    project = ws.load()
+    journeys = [find_journey(project, journey).id] if journey else sorted(project.journeys)
+    if recompute:
+        recompute_metrics(ws, build_dbt_project(ws, project))
+    with open_outputs(ws.warehouse) as con:
+        for journey_id in journeys:
+            out.print(metrics_table(journey_id, metric_table(con, journey_id)))
+            if experiments := experiment_rows(con, journey_id):
+                out.print(experiments_table(journey_id, experiments))
+
+
+@app.command()
+def show(
+    journey: Annotated[str, typer.Argument(help="The journey to draw.")],
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the picture: FILE.svg, or FILE.html with the metrics.")
+    ] = None,
+) -> None:
+    """The journey with the count of profiles on each node and branch (a table, or a picture with --out)."""
+    from journey_compiler.show.picture import figures_of, find_journey, render_picture
+    from journey_compiler.show.tables import nodes_table
+
+    ws = _workspace(directory, warehouse)
+    project = ws.load()
+    if out_file is None:
+        out.print(nodes_table(find_journey(project, journey), figures_of(project, ws.warehouse, journey)))
+        return
+    kind = out_file.suffix.lower().lstrip(".")
+    if kind not in ("svg", "html"):
+        raise JourneysError(f"--out {out_file}: give a .svg or .html file")
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    out_file.write_text(render_picture(project, ws.warehouse, journey, kind))
+    out.print(f"wrote {out_file}")
+
+
 @app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes (recreated).")] = Path("demo"),

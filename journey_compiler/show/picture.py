@@ -1,0 +1,39 @@
+"""`journeys show`: a journey's picture (SVG, or HTML with its metrics and A/B table) from the published
+outputs. The same picture is the Dagster asset's description."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from journey_compiler.config.project import Project
+from journey_compiler.errors import JourneysError
+from journey_compiler.show.figures import JourneyFigures, journey_figures
+from journey_compiler.show.html import journey_html
+from journey_compiler.show.marts import experiment_rows, metric_table
+from journey_compiler.show.outputs import open_outputs, published_as_of
+from journey_compiler.show.svg import journey_picture, journey_svg
+
+
+def find_journey(project: Project, journey_id: str):  # noqa: ANN201 - a cfg.Journey
+    if journey_id not in project.journeys:
+        known = ", ".join(sorted(project.journeys)) or "none"
+        raise JourneysError(f"unknown journey {journey_id!r} (known: {known})")
+    return project.journeys[journey_id]
+
+
+def figures_of(project: Project, warehouse: Path, journey_id: str) -> JourneyFigures:
+    journey = find_journey(project, journey_id)
+    with open_outputs(warehouse) as con:
+        return journey_figures(con, journey_id, list(journey.nodes), published_as_of(warehouse))
+
+
+def render_picture(project: Project, warehouse: Path, journey_id: str, kind: str) -> str:
+    """`svg` or `html` text of the journey with its counts as of the last published tick."""
+    journey = find_journey(project, journey_id)
+    with open_outputs(warehouse) as con:
+        figures = journey_figures(con, journey_id, list(journey.nodes), published_as_of(warehouse))
+        if kind == "svg":
+            return journey_svg(journey, figures)
+        metrics, experiments = metric_table(con, journey_id), experiment_rows(con, journey_id)
+    yaml_file = project.origin("journeys", journey_id).doc.file
+    return journey_html(journey, yaml_file, journey_picture(journey, figures), metrics, experiments)
