@@ -89,8 +89,9 @@ def event_candidates(
         closes = event.event_time + without.within
         if closes > horizon:
             continue
-        # "did not do B within a window after A": B at A's own instant or at the close counts too
-        if not facts.matching(profile_id, without.then_not, event.event_time, closes, event.event_id):
+        # "did not do B within a window after A" (B `times` times; B at A's instant or at the close counts)
+        others = facts.matching(profile_id, without.then_not, event.event_time, closes, event.event_id)
+        if len(others) < without.then_not.times:
             found.append(Candidate(closes, trigger_key(event.event_id), event))
     return found
 

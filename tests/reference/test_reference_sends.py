@@ -206,8 +206,15 @@ def test_race_picks_and_notifies(make_ref):
     assert {(t.to_node, t.logical_at) for t in rest} == {("promo_b", pick)}
     assert len(rest) == MEMBERS - len(tested)
     assert {s.entry_at for s in ref.state()} == {PLANNED} and len(ref.state()) == MEMBERS
-    notices = [(m.recipient_id, m.template, m.not_before) for m in ref.sends() if m.node_id == "race"]
-    assert notices == [("crm-team@shop.example", "race_done", PLANNED + timedelta(days=2))]
+    notices = [
+        (m.recipient_id, m.template, m.not_before, m.status, m.suppressed_by, m.entry_id)
+        for m in ref.sends()
+        if m.node_id == "race"
+    ]
+    # a queued notice names no suppression (the SQL writes `race_over` into suppressed_by)
+    assert notices == [
+        ("crm-team@shop.example", "race_done", PLANNED + timedelta(days=2), "queued", None, None)
+    ]
     goals = ref.output.goals
     assert (len(goals), min(g.completed_at for g in goals)) == (MEMBERS // 10, datetime(2026, 11, 10, 5, 0))
 

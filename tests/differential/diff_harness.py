@@ -1,0 +1,247 @@
+"""Run a generated case through the real SQL tick, and through the reference interpreter, into the same rows.
+
+SQL side: the journeys are written as YAML into a journeys dir with the shipped shop catalog (the scenario
+harness of tests/conftest.py), validated by `load_project` and built into the dbt project; the DuckDB
+warehouse (`journeys init` tables) is emptied before each run. The world is inserted before the first tick
+(a late event is one whose `loaded_at` is after its `event_time`: the watermark hides it until then), the
+real ticks run (`run_tick`), and the marts are read back as `journey_compiler.reference.world` rows.
+
+Message outcomes follow one deterministic rule, `outcomes_for`, applied on both sides after every tick to
+each message the tick created that is not suppressed: the hash of its id picks a status sequence (e.g. sent
+then read), stamped minutes after `max(not_before, tick_at)` — after the tick that created it, as a sender
+running after the tick would. The SQL side writes them into `journeys.message_events`; the interpreter side
+is run tick by tick and gets them in `World.message_events` (they are all later than the ticks before, so
+re-running the earlier ticks with them sees nothing new).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import yaml
+
+from journey_compiler.config.project import Project, load_project
+from journey_compiler.reference.world import (
+    GoalRow,
+    Message,
+    MessageEvent,
+    ReferenceOutput,
+    StateRow,
+    TagRow,
+    Transition,
+    World,
+)
+from journey_compiler.runtime.workspace import build_dbt_project
+
+M = timedelta(minutes=1)
+OUTCOME_SEQUENCES: tuple[tuple[tuple[str, int], ...], ...] = (
+    (("sent", 2),),
+    (("sent", 1), ("delivered", 10), ("read", 90)),
+    (("failed", 5),),
+    (("suppressed", 1),),
+    (("sent", 3), ("delivered", 4), ("read", 30), ("clicked", 200)),
+    (),  # never dispatched within the run
+)
+"""(status, minutes after the message could first go out); the message id's hash picks one."""
+
+
+def outcomes_for(message: Message, tick_at: datetime) -> list[MessageEvent]:
+    """The senders' (and providers') outcomes for a message created by the tick at `tick_at`."""
+    if message.status == "suppressed":
+        return []
+    digest = int(hashlib.md5(message.message_id.encode()).hexdigest()[:8], 16)
+    start = max(message.not_before or tick_at, tick_at)
+    return [
+        MessageEvent(message.message_id, status, start + minutes * M, f"rule {digest % 97}")
+        for status, minutes in OUTCOME_SEQUENCES[digest % len(OUTCOME_SEQUENCES)]
+    ]
+
+
+def journey_files(project: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {journey_id: yaml.safe_dump(journey, sort_keys=False) for journey_id, journey in project.items()}
+
+
+# ---------------------------------------------------------------- loading a world
+
+
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[list[Any]]
+) -> None:
+    if rows:
+        names = ", ".join(columns)
+        con.executemany(f"insert into {table} ({names}) values ({', '.join('?' * len(columns))})", rows)
+
+
+def load_world(warehouse: Path, project: Project, world: World) -> None:
+    sources = project.warehouse.sources
+    with duckdb.connect(str(warehouse)) as con:
+        _insert(
+            con,
+            sources.profiles,
+            ("profile_id", "email", "phone", "timezone", "attributes", "updated_at"),
+            [
+                [p.profile_id, p.email, p.phone, p.timezone, json.dumps(p.attributes), p.updated_at]
+                for p in world.profiles
+            ],
+        )
+        _insert(
+            con,
+            sources.events,
+            ("event_id", "profile_id", "event_name", "event_time", "properties", "loaded_at"),
+            [
+                [e.event_id, e.profile_id, e.event_name, e.event_time, json.dumps(e.properties), e.loaded]
+                for e in world.events
+            ],
+        )
+        _insert(
+            con,
+            sources.profile_tags,
+            ("profile_id", "tag", "tagged_at"),
+            [[t.profile_id, t.tag, t.tagged_at] for t in world.profile_tags],
+        )
+        _insert(
+            con,
+            sources.relations,
+            ("from_id", "to_id", "relation"),
+            [[r.from_id, r.to_id, r.relation] for r in world.relations],
+        )
+        _insert(
+            con,
+            sources.trading_calendar,
+            ("day", "is_trading_day"),
+            [[day, is_open] for day, is_open in sorted(world.trading_calendar.items())],
+        )
+        for name, rows in world.details.items():
+            if rows:
+                columns = tuple(rows[0])
+                _insert(
+                    con,
+                    project.warehouse.details[name].table,
+                    columns,
+                    [[r[c] for c in columns] for r in rows],
+                )
+        _insert(
+            con,
+            "journeys.journey_controls",
+            ("journey_id", "action", "effective_at", "value", "recorded_at"),
+            [[c.journey_id, c.action, c.effective_at, c.value, c.effective_at] for c in world.controls],
+        )
+        write_message_events(con, world.message_events)
+
+
+def write_message_events(con: duckdb.DuckDBPyConnection, events: list[MessageEvent]) -> None:
+    _insert(
+        con,
+        "journeys.message_events",
+        ("message_id", "status", "status_at", "detail"),
+        [[e.message_id, e.status, e.status_at, e.detail] for e in events],
+    )
+
+
+# ---------------------------------------------------------------- reading the marts
+
+
+def _rows(con: duckdb.DuckDBPyConnection, relation: str, columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    return con.execute(f"select {', '.join(columns)} from {relation}").fetchall()
+
+
+def _fields(row_type: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(row_type))
+
+
+def read_messages(con: duckdb.DuckDBPyConnection) -> list[Message]:
+    return [Message(*row) for row in _rows(con, "journeys.send_queue", _fields(Message))]
+
+
+def read_outputs(warehouse: Path) -> ReferenceOutput:
+    with duckdb.connect(str(warehouse)) as con:
+        return ReferenceOutput(
+            transitions=[
+                Transition(*r) for r in _rows(con, "journeys.journey_transitions", _fields(Transition))
+            ],
+            state=[StateRow(*r) for r in _rows(con, "journeys.journey_state", _fields(StateRow))],
+            messages=read_messages(con),
+            tags=[TagRow(*r) for r in _rows(con, "journeys.journey_tags", _fields(TagRow))],
+            goals=[GoalRow(*r) for r in _rows(con, "journeys.goal_completions", _fields(GoalRow))],
+        )
+
+
+# ---------------------------------------------------------------- running
+
+_BASE_TABLES = """
+select table_schema, table_name from information_schema.tables
+where table_type = 'BASE TABLE' and table_catalog = current_database()
+"""
+
+
+@dataclasses.dataclass
+class SqlEngine:
+    """One journeys dir, one warehouse file and one dbt build, reused by every example.
+
+    A deploy (a full dbt parse and run) costs several ticks, so the dbt project keeps its path and the
+    warehouse its file (dbt then re-parses only the journey models that changed, and keeps its connection);
+    between runs every row is deleted, and the views stay deployed while the journeys stay the same."""
+
+    scenario: Any
+    """A tests/conftest.py Scenario: its workspace and the dbt project built for the current journeys."""
+
+    def use(self, project: dict[str, dict[str, Any]]) -> Project:
+        """Write these journeys (and only these) into the journeys dir, validate and build them."""
+        folder = self.scenario.workspace.journeys_dir / "journeys"
+        for old in folder.glob("*.yaml"):
+            old.unlink()
+        for stem, text in journey_files(project).items():
+            (folder / f"{stem}.yaml").write_text(text)
+        built = build_dbt_project(self.scenario.workspace, load_project(self.scenario.workspace.journeys_dir))
+        assert not built.compiled.skipped, f"every generated journey must compile: {built.compiled.skipped}"
+        self.scenario = dataclasses.replace(self.scenario, built=built)
+        return built.project
+
+    def reset(self) -> None:
+        """Empty every table (raw, control, histories); the deployment record and the views stay."""
+        with duckdb.connect(str(self.scenario.workspace.warehouse)) as con:
+            for schema, table in con.execute(_BASE_TABLES).fetchall():
+                if (schema, table) != ("journeys", "deployment"):
+                    con.execute(f'delete from "{schema}"."{table}"')
+
+    def run(self, world: World, ticks: tuple[datetime, ...], with_outcomes: bool) -> ReferenceOutput:
+        """Load `world`, tick at `ticks`; `with_outcomes` writes the outcome rule's rows after each tick."""
+        self.reset()
+        warehouse = self.scenario.workspace.warehouse
+        load_world(warehouse, self.scenario.built.project, world)
+        seen: set[str] = set()
+        for at in ticks:
+            self.scenario.tick(at)
+            if with_outcomes:
+                with duckdb.connect(str(warehouse)) as con:
+                    fresh = [m for m in read_messages(con) if m.message_id not in seen]
+                    seen.update(m.message_id for m in fresh)
+                    write_message_events(con, [e for m in fresh for e in outcomes_for(m, at)])
+        return read_outputs(warehouse)
+
+
+Interpret = Callable[[Project, World, list[datetime]], ReferenceOutput]
+
+
+def interpret_with_outcomes(
+    interpret: Interpret, project: Project, world: World, ticks: tuple[datetime, ...]
+) -> ReferenceOutput:
+    """The interpreter run tick by tick, adding after each tick the outcomes of the messages it created."""
+    outcomes: list[MessageEvent] = []
+    seen: set[str] = set()
+    output = ReferenceOutput()
+    for k, at in enumerate(ticks):
+        current = dataclasses.replace(world, message_events=[*world.message_events, *outcomes])
+        output = interpret(project, current, list(ticks[: k + 1]))
+        fresh = [m for m in output.messages if m.message_id not in seen]
+        seen.update(m.message_id for m in fresh)
+        outcomes += [e for m in fresh for e in outcomes_for(m, at)]
+    final = dataclasses.replace(world, message_events=[*world.message_events, *outcomes])
+    return interpret(project, final, list(ticks)) if outcomes else output
