@@ -71,78 +71,41 @@ def journey_files(project: dict[str, dict[str, Any]]) -> dict[str, str]:
 # ---------------------------------------------------------------- loading a world
 
 
-def _insert(
-    con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], rows: list[list[Any]]
-) -> None:
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Insert rows (column -> value; dicts become JSON) into `table`, naming the columns."""
     if rows:
-        names = ", ".join(columns)
-        con.executemany(f"insert into {table} ({names}) values ({', '.join('?' * len(columns))})", rows)
+        columns = tuple(rows[0])
+        statement = f"insert into {table} ({', '.join(columns)}) values ({', '.join('?' * len(columns))})"
+        con.executemany(
+            statement, [[json.dumps(v) if isinstance(v, dict) else v for v in row.values()] for row in rows]
+        )
+
+
+def _as_row(item: Any) -> dict[str, Any]:
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
 
 
 def load_world(warehouse: Path, project: Project, world: World) -> None:
     sources = project.warehouse.sources
+    tables = {
+        sources.profiles: [_as_row(p) for p in world.profiles],
+        sources.events: [_as_row(e) | {"loaded_at": e.loaded} for e in world.events],
+        sources.profile_tags: [_as_row(t) for t in world.profile_tags],
+        sources.relations: [_as_row(r) for r in world.relations],
+        sources.trading_calendar: [
+            {"day": day, "is_trading_day": is_open} for day, is_open in sorted(world.trading_calendar.items())
+        ],
+        "journeys.journey_controls": [_as_row(c) | {"recorded_at": c.effective_at} for c in world.controls],
+        **{project.warehouse.details[name].table: rows for name, rows in world.details.items()},
+    }
     with duckdb.connect(str(warehouse)) as con:
-        _insert(
-            con,
-            sources.profiles,
-            ("profile_id", "email", "phone", "timezone", "attributes", "updated_at"),
-            [
-                [p.profile_id, p.email, p.phone, p.timezone, json.dumps(p.attributes), p.updated_at]
-                for p in world.profiles
-            ],
-        )
-        _insert(
-            con,
-            sources.events,
-            ("event_id", "profile_id", "event_name", "event_time", "properties", "loaded_at"),
-            [
-                [e.event_id, e.profile_id, e.event_name, e.event_time, json.dumps(e.properties), e.loaded]
-                for e in world.events
-            ],
-        )
-        _insert(
-            con,
-            sources.profile_tags,
-            ("profile_id", "tag", "tagged_at"),
-            [[t.profile_id, t.tag, t.tagged_at] for t in world.profile_tags],
-        )
-        _insert(
-            con,
-            sources.relations,
-            ("from_id", "to_id", "relation"),
-            [[r.from_id, r.to_id, r.relation] for r in world.relations],
-        )
-        _insert(
-            con,
-            sources.trading_calendar,
-            ("day", "is_trading_day"),
-            [[day, is_open] for day, is_open in sorted(world.trading_calendar.items())],
-        )
-        for name, rows in world.details.items():
-            if rows:
-                columns = tuple(rows[0])
-                _insert(
-                    con,
-                    project.warehouse.details[name].table,
-                    columns,
-                    [[r[c] for c in columns] for r in rows],
-                )
-        _insert(
-            con,
-            "journeys.journey_controls",
-            ("journey_id", "action", "effective_at", "value", "recorded_at"),
-            [[c.journey_id, c.action, c.effective_at, c.value, c.effective_at] for c in world.controls],
-        )
+        for table, rows in tables.items():
+            _insert(con, table, rows)
         write_message_events(con, world.message_events)
 
 
 def write_message_events(con: duckdb.DuckDBPyConnection, events: list[MessageEvent]) -> None:
-    _insert(
-        con,
-        "journeys.message_events",
-        ("message_id", "status", "status_at", "detail"),
-        [[e.message_id, e.status, e.status_at, e.detail] for e in events],
-    )
+    _insert(con, "journeys.message_events", [_as_row(e) for e in events])
 
 
 # ---------------------------------------------------------------- reading the marts

@@ -105,4 +105,3 @@ def describe_rows(output: ReferenceOutput) -> str:
         f"{_short(t.reason)} at {_short(t.logical_at)} (tick {_short(t.tick_at)}) entry {t.entry_id[:8]}"
         for t in rows
     )
-
