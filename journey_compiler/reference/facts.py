@@ -29,6 +29,14 @@ from journey_compiler.reference.world import (
 
 OUTCOMES = ("sent", "failed", "suppressed")
 """The statuses a send's outcome branches (`on_sent`, `on_failed`, `on_suppressed`) follow."""
+LIFECYCLE = ("sending", "sent", "delivered", "read", "clicked", "failed", "suppressed")
+"""A message's statuses in the order they happen; two recorded at one instant count in this order (README:
+`sending` is written before the provider call, with the same time as its outcome)."""
+
+
+def status_order(status: MessageEvent) -> tuple[datetime, int]:
+    rank = LIFECYCLE.index(status.status) if status.status in LIFECYCLE else len(LIFECYCLE)
+    return status.status_at, rank
 
 
 def _first_loads(events: Iterable[Event]) -> list[Event]:
@@ -78,7 +86,7 @@ class WorldIndex:
         for rows in self.details.values():
             rows.sort(key=lambda r: r[0])
         self.message_events = defaultdict(list)
-        for status in sorted(world.message_events, key=lambda m: m.status_at):
+        for status in sorted(world.message_events, key=status_order):
             self.message_events[status.message_id].append(status)
         self.controls = defaultdict(list)
         for control in sorted(world.controls, key=lambda c: c.effective_at):
@@ -159,13 +167,20 @@ class TickFacts:
     def has_tag(self, profile_id: str, tag: str, at: datetime) -> bool:
         """Is the tag on the profile at `at`? Other systems' tags (`raw.profile_tags`) count from `tagged_at`;
         spec section 2: a journey's `add_tag` / `remove_tag` is "visible to segments from the next tick"
-        (published tags only). The latest record at or before `at` decides; at one instant a removal wins."""
-        records = [(at_, False) for name, at_ in self.index.raw_tags.get(profile_id, []) if name == tag]
-        records += [
-            (row.tagged_at, row.removed) for row in self.published_tags.get(profile_id, []) if row.tag == tag
+        (published tags only). The latest record at or before `at` decides; records at one instant count in
+        the order they were written (an add then a remove on one path: not tagged)."""
+        raw = [
+            (tagged_at, -1, False)
+            for name, tagged_at in self.index.raw_tags.get(profile_id, [])
+            if name == tag
         ]
-        known = sorted(r for r in records if r[0] <= at)
-        return bool(known) and not known[-1][1]
+        published = [
+            (row.tagged_at, i, row.removed)
+            for i, row in enumerate(self.published_tags.get(profile_id, []))
+            if row.tag == tag
+        ]
+        known = [record for record in raw + published if record[0] <= at]
+        return bool(known) and not max(known)[2]
 
     def statuses(self, message_id: str) -> list[MessageEvent]:
         """The outcomes the senders recorded for a message by this tick."""

@@ -74,10 +74,6 @@ def interpret(project: Project, world: World, ticks: Sequence[datetime]) -> Refe
 
 
 def _with_outcome(message: Message, statuses: list[MessageEvent]) -> Message:
-    """The send queue's status: "the latest `message_events` status when there is one" (README: `sending`
-    precedes the provider call at the same instant, so at one instant an outcome wins)."""
-    recorded = [s for s in statuses if s.status != "sending"] or statuses
-    if not recorded:
-        return message
-    latest = max(recorded, key=lambda s: (s.status_at, s.status != "sending"))
-    return replace(message, status=latest.status)
+    """The send queue's status: "the latest `message_events` status when there is one" (`statuses` are in
+    the order they happened)."""
+    return replace(message, status=statuses[-1].status) if statuses else message

@@ -25,7 +25,7 @@ from journey_compiler.reference.entries import (
     once_occurrence,
     utc,
 )
-from journey_compiler.reference.facts import OUTCOMES, TickFacts
+from journey_compiler.reference.facts import OUTCOMES, TickFacts, status_order
 from journey_compiler.reference.ids import entry_id, race_notice_id, trigger_key
 from journey_compiler.reference.nodes import KEEP, Move, NodeRules, race_variant
 from journey_compiler.reference.segments import detail_reached, holds
@@ -34,6 +34,7 @@ from journey_compiler.reference.world import (
     Event,
     GoalRow,
     Message,
+    MessageEvent,
     ReferenceOutput,
     TagRow,
     Transition,
@@ -296,9 +297,9 @@ class JourneyRun:
         found = []
         for message in self.messages.get((entry.entry_id, node_id), []):
             if message.status == "suppressed":
-                found.append(("suppressed", message.created_at))
-            found += [(s.status, s.status_at) for s in facts.statuses(message.message_id)]
-        return sorted(found, key=lambda s: s[1])
+                found.append(MessageEvent(message.message_id, "suppressed", message.created_at))
+            found += facts.statuses(message.message_id)
+        return [(s.status, s.status_at) for s in sorted(found, key=status_order)]
 
     def outcome(self, facts: TickFacts, entry: Entry, node_id: str) -> tuple[str, datetime] | None:
         """The first outcome (`sent`, `failed` or `suppressed`) of the entry's message at a send node."""

@@ -142,3 +142,42 @@ def test_goals_count_within_their_window_after_the_journey_ended(make_ref, welco
     ref.run([T + H, T + 10 * D])
     assert [(g.goal_id, g.completed_at) for g in ref.output.goals] == [("activated", until + D)]
     assert max(t.logical_at for t in ref.output.transitions) <= until
+
+
+def test_a_tag_added_and_removed_at_one_instant_follows_the_path_order(make_ref):
+    """Spec section 2: `add_tag` / `remove_tag` write a tag "visible to segments from the next tick"; on one
+    path at one logical time the later write stands (the SQL counts any add without a *later* removal, so
+    an add and a removal at one instant leave the tag on)."""
+    writes = {
+        "off": "nodes:\n  a:\n    add_tag: x\n    next: b\n  b:\n    remove_tag: x\n",
+        "on": "nodes:\n  a:\n    remove_tag: x\n    next: b\n  b:\n    add_tag: x\n",
+    }
+    check = (
+        "nodes:\n  later:\n    wait: {for: 1h}\n    next: check\n"
+        "  check:\n    segment_check: {tag: x}\n    then: yes_\n    else: no_\n"
+        "  yes_:\n    add_tag: saw\n  no_:\n    add_tag: missed\n"
+    )
+    for order, expected in (("off", "no_"), ("on", "yes_")):
+        ref = make_ref({**journey("writer", writes[order]), **journey("reader", check)})
+        ref.profile("p")
+        ref.event("s", "p", "signup", T)
+        ref.run([T + M, T + 2 * H])
+        moves = next(path for path in ref.paths("p").values() if path[0][1] == "later")
+        assert ("check", expected) == next(m[:2] for m in moves if m[0] == "check"), order
+
+
+def test_the_send_queue_shows_the_latest_status_in_lifecycle_order(make_ref):
+    """Spec section 4: `message_events` are "status changes"; the message's status is the latest one. Two
+    at one instant count in the order a message lives them (the SQL breaks that tie alphabetically, so
+    `delivered` beats `read`); a retry in flight after a failure is `sending` again."""
+    ref = make_ref(journey("plain", "nodes:\n  hello:\n    send: {channel: sms, template: recall_sms}\n"))
+    ref.profiles(["a", "b"])
+    for pid in ("a", "b"):
+        ref.event(f"{pid}_s", pid, "signup", T)
+    ids = {m.profile_id: m.message_id for m in ref.run([T + M]).messages}
+    for status in ("read", "sent", "delivered"):
+        ref.outcome(ids["a"], status, T + 2 * M)
+    ref.outcome(ids["b"], "failed", T + 2 * M)
+    ref.outcome(ids["b"], "sending", T + 3 * M)
+    statuses = {m.profile_id: m.status for m in ref.run([T + M]).messages}
+    assert statuses == {"a": "read", "b": "sending"}
