@@ -21,19 +21,22 @@ def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
 
 def _invoke(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
     os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse)
-    result = dbtRunner().invoke(
-        [
-            *args,
-            "--project-dir",
-            str(dbt_dir),
-            "--profiles-dir",
-            str(dbt_dir),
-            # failures reach the user as our one-line TickError, never as dbt's log on the console
-            "--log-level",
-            "none",
-            "--no-use-colors",
-        ]
-    )
+    try:
+        result = dbtRunner().invoke(
+            [
+                *args,
+                "--project-dir",
+                str(dbt_dir),
+                "--profiles-dir",
+                str(dbt_dir),
+                # failures reach the user as our one-line TickError, never as dbt's log on the console
+                "--log-level",
+                "none",
+                "--no-use-colors",
+            ]
+        )
+    finally:
+        _release_warehouse()
     if result.success:
         return
     problems = []
@@ -48,6 +51,17 @@ def _invoke(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
                 problems.append(f"{node.name}: {node_result.message}")
     detail = "; ".join(problems) or str(result.exception or "dbt failed")
     raise TickError(f"dbt {' '.join(args)} failed: {detail}")
+
+
+def _release_warehouse() -> None:
+    """dbt-duckdb keeps its DuckDB connection open after an in-process invocation, which locks every other
+    process (a BI reader) out of the file until ours exits; close it, so the file is free between ticks."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
 
 
 def parse_manifest(dbt_dir: Path, warehouse: Path) -> Path:
