@@ -166,9 +166,9 @@ class JourneyRun:
         entries = self.entries.setdefault(step.profile_id, [])
         while True:
             due = [(move.at, i, move) for i, e in enumerate(entries) if (move := self.next_move(step, e))]
-            if due and (not pending or min(due)[0] <= pending[0].at):
-                _, i, move = min(due, key=lambda d: (d[0], d[1]))
-                self.apply(step, entries[i], move)
+            first = min(due, key=lambda d: d[:2]) if due else None
+            if first is not None and (not pending or first[0] <= pending[0].at):
+                self.apply(step, entries[first[1]], first[2])
             elif pending:
                 self.judge(step, pending.pop(0))
             else:
