@@ -113,6 +113,7 @@ def tick(
     send: Annotated[bool, typer.Option(help="Dispatch due messages after each tick.")] = False,
 ) -> None:
     """Run the tick at T (or every tick from T to T2): entries, moves, exits, sends, tags and goals."""
+    from journey_compiler.runtime.quality import quality_report
     from journey_compiler.runtime.tick import run_tick, tick_times
     from journey_compiler.runtime.workspace import build_dbt_project
 
@@ -130,32 +131,57 @@ def tick(
         for moment in times:
             plan = run_tick(ws, built, moment)
             if send:
-                _dispatch(ws, built.project, moment)
+                _say_outages(_dispatch(ws, built.project, moment))
             if len(times) == 1:
                 state = "already applied, nothing changed" if plan.already_applied else "applied"
                 out.print(
                     f"tick {plan.tick_at:%Y-%m-%d %H:%M:%S} (events loaded by {plan.watermark}): {state}"
                 )
             progress.advance(task)
+    quality = quality_report(ws.warehouse)
+    if quality.rejected:
+        err.print(f"[yellow]note[/yellow]: {escape(quality.line())}", highlight=False, soft_wrap=True)
 
 
 @app.command("send")
 def send_(directory: DirOption = None, warehouse: WarehouseOption = None, at: AtOption = "now") -> None:
-    """Dispatch every due message of the outbox; each outcome becomes a message_events row."""
+    """Dispatch every due message of the outbox; each outcome becomes a message_events row.
+
+    Prints what each channel did; exits 2 when a channel is down (its messages stay due and are retried)."""
+    from rich.table import Table
+
+    from channel_senders.report import COLUMNS
+
     ws = _workspace(directory, warehouse)
-    report = _dispatch(ws, ws.load(), _time(at))
-    out.print(report)
+    now = _time(at)
+    report = _dispatch(ws, ws.load(), now)
+    if not report.counts:
+        out.print(f"nothing due at {now:%Y-%m-%d %H:%M:%S}")
+        return
+    table = Table(title=f"dispatch at {now:%Y-%m-%d %H:%M:%S}")
+    table.add_column("channel")
+    for column in COLUMNS:
+        table.add_column(column, justify="right")
+    for row in report.rows():
+        table.add_row(*row)
+    out.print(table)
+    _say_outages(report)
+    if report.outages:
+        raise typer.Exit(2)
 
 
 def _dispatch(ws, project, now: datetime):  # noqa: ANN001, ANN202
-    import duckdb
+    from channel_senders.outbox import dispatch_project
 
-    from channel_senders.delivery_rules import DeliveryRules
-    from channel_senders.outbox import dispatch_due
+    return dispatch_project(ws.warehouse, project, now)
 
-    with duckdb.connect(str(ws.warehouse)) as con:
-        return dispatch_due(
-            con, project.channels, project.templates, now, rules=DeliveryRules.from_project(project)
+
+def _say_outages(report) -> None:  # noqa: ANN001
+    for channel, reason in report.outages.items():
+        err.print(
+            f"[red]error[/red]: {channel}: messages deferred, they stay due and are retried: {reason}",
+            highlight=False,
+            soft_wrap=True,
         )
 
 

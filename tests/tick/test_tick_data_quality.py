@@ -218,3 +218,25 @@ def test_a_tick_whose_history_breaks_an_id_invariant_fails_and_stays_unapplied(s
     with pytest.raises(TickError, match="journey_history_keys.*jrn_morning"):
         sc.tick(at)
     assert sc.sql("select finished_at from journeys.tick_log where tick_at = ?", [at]) == [(None,)]
+
+
+def test_the_cli_says_how_many_rows_are_kept_out_and_where_to_look(sc):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sc.profile("ann", timezone="Mars/Base")
+    sc.event("good", "ann", "signup", T0)
+    sc.sql("insert into raw.events values ('bad1', null, 'signup', ?, '{}', ?)", [T0, T0])
+    sc.sql("insert into raw.events values ('bad2', 'ghost', 'signup', ?, '{}', ?)", [T0, T0])
+    journeys = Path(sys.executable).parent / "journeys"
+    where = ["--dir", str(sc.workspace.journeys_dir), "--warehouse", str(sc.workspace.warehouse)]
+    result = subprocess.run(
+        [str(journeys), "tick", "--at", "2026-03-02T10:00:00", *where], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "note: 2 raw rows kept out of the ticks (2 in raw.events); why: select * from journeys.rejected_rows"
+        in (result.stderr.replace("\n", " "))
+    )
+    assert entered(sc) == {"ann": T0}
