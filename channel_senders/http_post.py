@@ -2,18 +2,19 @@
 
 Every attempt of a message carries the same `Idempotency-Key` (its `message_id`), so a provider that saw an
 earlier attempt (a timeout after it accepted, a run that crashed before recording the outcome) can drop the
-repeat. Status classes decide what the outbox does next: 2xx sent; 429, 5xx and network errors temporary;
-any other answer permanent.
+repeat. Status classes decide what the outbox does next: 2xx sent; 429, 5xx and network errors temporary
+(with the provider's `Retry-After`, if it gave one); any other answer permanent.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
-
+from channel_senders.http_client import HttpAnswer, HttpError, HttpPool
 from channel_senders.protocol import OutgoingMessage, PermanentFailure, SendResult, TemporaryFailure
 
 Encode = Callable[[OutgoingMessage], Any]
@@ -21,19 +22,16 @@ Encode = Callable[[OutgoingMessage], Any]
 Sign = Callable[[bytes], dict[str, str]]
 """Authentication headers from the exact body bytes (an HMAC needs them; a bearer token does not)."""
 
-_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-
 
 class JsonPostTransport:
-    """POSTs `encode(message)` to one URL over one pooled client, reused for the whole dispatch."""
+    """POSTs `encode(message)` to one URL over a pool of `concurrency` keep-alive connections."""
 
-    def __init__(self, url: str, encode: Encode, sign: Sign) -> None:
-        self._url = url
+    def __init__(self, url: str, encode: Encode, sign: Sign, *, concurrency: int) -> None:
         self._encode = encode
         self._sign = sign
-        self._client = httpx.Client(timeout=_TIMEOUT)
+        self._pool = HttpPool(url, size=concurrency)
 
-    def send(self, message: OutgoingMessage) -> SendResult:
+    async def send(self, message: OutgoingMessage) -> SendResult:
         body = json.dumps(self._encode(message), ensure_ascii=False, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -41,21 +39,34 @@ class JsonPostTransport:
             **self._sign(body),
         }
         try:
-            response = self._client.post(self._url, content=body, headers=headers)
-        except httpx.TransportError as error:
-            raise TemporaryFailure(f"{type(error).__name__} posting to {self._url}: {error}") from error
-        return classify(response)
+            answer = await self._pool.post(body, headers)
+        except HttpError as error:
+            raise TemporaryFailure(str(error), unreachable=True) from error
+        return classify(answer)
 
-    def close(self) -> None:
-        self._client.close()
+    async def close(self) -> None:
+        await self._pool.close()
 
 
-def classify(response: httpx.Response) -> SendResult:
-    code = response.status_code
+def classify(answer: HttpAnswer) -> SendResult:
+    code = answer.status
     if 200 <= code < 300:
         return SendResult("sent", f"HTTP {code}")
-    text = response.text[:200].strip()
+    text = answer.body[:200].decode(errors="replace").strip()
     reason = f"HTTP {code}: {text}" if text else f"HTTP {code}"
     if code == 429 or code >= 500:
-        raise TemporaryFailure(reason)
+        raise TemporaryFailure(reason, retry_after=retry_after(answer.headers.get("retry-after")))
     raise PermanentFailure(reason)
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """`Retry-After` in seconds: either a number of seconds or an HTTP date (RFC 9110 section 10.2.3)."""
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email import message_from_bytes, policy
-from email.message import EmailMessage, Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import EmailMessage
 from typing import Any, Generic, TypeVar
 
 from aiosmtpd.controller import Controller
@@ -36,11 +36,12 @@ class ReceivedEmail:
 @dataclass(frozen=True)
 class ReceivedRequest:
     path: str
-    headers: Message
-    """Looked up case-insensitively, as HTTP header names are."""
+    headers: Headers
     body: bytes
     status: int
     """What the server answered."""
+    at: float
+    """`time.monotonic()` when it arrived: rate limits are checked on these."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -105,53 +106,117 @@ class LocalSmtpServer:
         self._controller = None
 
 
-class LocalHttpServer:
-    """Answers every POST with 200 `{"ok": true}` (after the scripted `first_statuses`) and keeps it."""
+class Headers(dict[str, str]):
+    """Header names looked up case-insensitively, as HTTP header names are."""
 
-    def __init__(self, first_statuses: Sequence[int] = (), port: int = 0) -> None:
+    def __getitem__(self, name: str) -> str:
+        return super().__getitem__(name.lower())
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+
+Reply = int | tuple[int, dict[str, str]]
+"""A scripted answer: a status, or a status with extra headers (e.g. `(429, {"Retry-After": "120"})`)."""
+
+
+class _HttpProtocol(asyncio.Protocol):
+    """HTTP/1.1 with keep-alive and Content-Length bodies: just what the senders (and load tests) speak."""
+
+    def __init__(self, server: LocalHttpServer) -> None:
+        self._server = server
+        self._buffer = b""
+        self._transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._server._connections.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is not None:
+            self._server._connections.discard(self._transport)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
+            head = self._buffer[:end].decode("latin-1").split("\r\n")
+            headers = Headers()
+            for line in head[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            size = int(headers.get("content-length") or 0)
+            if len(self._buffer) < end + 4 + size:
+                return
+            body = self._buffer[end + 4 : end + 4 + size]
+            self._buffer = self._buffer[end + 4 + size :]
+            path = head[0].split(" ")[1] if " " in head[0] else "/"
+            assert self._transport is not None
+            self._transport.write(self._server._answer(path, headers, body))
+
+
+class LocalHttpServer:
+    """Answers every POST with 200 `{"ok": true}` (after the scripted `first_statuses`) and keeps it.
+
+    An asyncio server on a thread of its own: thousands of requests a second over keep-alive connections,
+    so a load test measures the sender, not the receiver."""
+
+    def __init__(self, first_statuses: Sequence[Reply] = (), port: int = 0, keep: bool = True) -> None:
         self.received: list[ReceivedRequest] = []
+        self.count = 0
+        """Requests answered (also when `keep` is off, for load tests that only count)."""
         self._statuses = _Replies(first_statuses, 200)
         self._requested_port = port
-        self._server: ThreadingHTTPServer | None = None
+        self._keep = keep
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[asyncio.Transport] = set()
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                status = outer._statuses.next()
-                outer.received.append(ReceivedRequest(self.path, self.headers, body, status))
-                answer = json.dumps({"ok": status < 400}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: tests and the demo read `received` instead of the access log."""
-
-        return Handler
+    def _answer(self, path: str, headers: Headers, body: bytes) -> bytes:
+        reply = self._statuses.next()
+        status, extra = reply if isinstance(reply, tuple) else (reply, {})
+        self.count += 1
+        if self._keep:
+            self.received.append(ReceivedRequest(path, headers, body, status, time.monotonic()))
+        answer = b'{"ok": true}' if status < 400 else b'{"ok": false}'
+        lines = [f"HTTP/1.1 {status} {'OK' if status < 400 else 'Error'}", "Content-Type: application/json"]
+        lines += [f"{name}: {value}" for name, value in extra.items()]
+        lines.append(f"Content-Length: {len(answer)}")
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + answer
 
     @property
     def port(self) -> int:
         assert self._server is not None, "start the server first: `with LocalHttpServer() as server:`"
-        return int(self._server.server_address[1])
+        return int(self._server.sockets[0].getsockname()[1])
 
     def url(self, path: str = "/") -> str:
         return f"http://{HOST}:{self.port}{path}"
 
     def __enter__(self) -> LocalHttpServer:
-        self._server = ThreadingHTTPServer((HOST, self._requested_port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(
+            self._loop.create_server(lambda: _HttpProtocol(self), HOST, self._requested_port)
+        )
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        assert self._server is not None and self._thread is not None
-        self._server.shutdown()
-        self._server.server_close()
+        assert self._loop is not None and self._server is not None and self._thread is not None
+        loop, server = self._loop, self._server
+
+        async def stop() -> None:
+            server.close()
+            for connection in list(self._connections):
+                connection.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
         self._thread.join()
-        self._server = self._thread = None
+        loop.close()
+        self._server = self._thread = self._loop = None

@@ -1,76 +1,87 @@
-"""The one dispatcher for every channel: send what is due in `journeys.send_queue`, record every outcome.
+"""The one dispatcher for every channel: `dispatch_project` sends what is due in the outbox and records
+every outcome. The CLI, the demo and Dagster all call it; the delivery rules, the writer lock and the
+outage handling live inside, so no caller can leave them out.
 
-What is due is decided here, in one query: a queued row whose `not_before` has passed and that has no
-outcome in `journeys.message_events` yet (rows the tick suppressed itself carry status `suppressed`).
-Outcomes are `sent`,
-`failed` or `suppressed` (or any later provider status); the dispatcher never updates the queue.
+What is due is decided by one query, read in batches in priority order (`notification` > `urgent` >
+`normal`, then earliest due), so memory stays flat however long the queue: a message of
+`journeys.send_queue` whose `not_before` has passed, that has no final event in `message_events` (rows the
+tick suppressed itself carry status `suppressed`) and no retry scheduled after now.
 
-Crash between the provider call and the outcome write: the dispatcher prefers a possible duplicate to a
-silent loss (at least once). Before a chunk of messages is handed to providers, one `sending` row per message
-is written; the outcomes follow in one write after the chunk. A message left with only `sending` (the run
-died in between) is due again on the next dispatch and sent with the same key: HTTP providers receive the
-same `Idempotency-Key` and drop the repeat, SMTP receivers get the same `Message-ID`. Its outcome detail
-says it was sent again. Readers that derive a current status must rank a final status above `sending`
-(both carry the dispatch's `now`).
+Per batch: too old for its channel (`expire_after`) -> `expired`; blocked by a rule -> `suppressed`; the
+channel down or not configured -> `deferred` (with a `message_retries` row saying when to try again,
+backoff across dispatches, see `retry_schedule`); otherwise rendered and handed to the channel's transport,
+many at once (`concurrency` per channel in channels.yaml), rate limits exact. Only a permanent answer, a
+render error or a broken template is `failed`.
 
-Temporary failures are retried in rounds: every message of a chunk is tried once, then the ones that failed
-temporarily are tried again after `backoff`, `2 * backoff`, ... seconds, up to `max_attempts` tries in all;
-the last failure is recorded as `failed`. Each attempt first takes a token from its channel's rate limit.
+Crash safety: before a batch is handed to providers, one `sending` row per message is written; the outcomes
+follow in one transaction after the batch. A message whose last event is `sending` (the run died in
+between) is due again and sent with the same key: HTTP providers receive the same `Idempotency-Key`, SMTP
+receivers the same `Message-ID`. Its outcome detail says it was sent again. A single writer holds the
+warehouse lock for the whole dispatch, so no two dispatches ever pick the same message.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
-from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from channel_senders.delivery_rules import DeliveryRules
-from channel_senders.protocol import (
-    IN_FLIGHT,
-    ChannelUnavailable,
-    OutgoingMessage,
-    PermanentFailure,
-    SendResult,
-    TemporaryFailure,
-    Transport,
-)
-from channel_senders.rate_limit import TokenBucket
+from channel_senders.channels import OpenChannels, RetryPolicy
+from channel_senders.delivery_rules import Candidate, DeliveryRules
+from channel_senders.protocol import DEFERRED, IN_FLIGHT, PENDING, OutgoingMessage, SendResult
 from channel_senders.rendering import RenderError, render
-from channel_senders.transports import open_transport
-from journey_compiler.config.channels import Channel, ChannelsConfig
+from channel_senders.report import DispatchReport
+from channel_senders.retry_schedule import Backoff
+from journey_compiler.config.channels import ChannelsConfig
+from journey_compiler.config.project import Project
 from journey_compiler.config.templates import Template
-from journey_compiler.warehouse.tables import CONTROL_SCHEMA
-
-SEND_QUEUE = f"{CONTROL_SCHEMA}.send_queue"
-MESSAGE_EVENTS = f"{CONTROL_SCHEMA}.message_events"
+from journey_compiler.errors import JourneysError
+from journey_compiler.runtime.lock import connect, exclusive
+from journey_compiler.warehouse.tables import (
+    MESSAGE_EVENTS,
+    MESSAGE_EVENTS_TABLE,
+    MESSAGE_RETRIES,
+    MESSAGE_RETRIES_TABLE,
+    SEND_QUEUE_VIEW,
+    create_tables,
+)
 
 _DUE_SQL = f"""
-select q.message_id, q.channel, q.template, q.payload,
+select q.message_id, q.journey_id, q.node_id, q.recipient_id, q.channel, q.template, q.payload,
+       q.priority, q.not_before, coalesce(q.cap_exempt, false),
        exists (
-         select 1 from {MESSAGE_EVENTS} e where e.message_id = q.message_id and e.status = $in_flight
-       ) as interrupted
-from {SEND_QUEUE} q
+         select 1 from {MESSAGE_EVENTS_TABLE} e where e.message_id = q.message_id and e.status = $in_flight
+       ) as interrupted,
+       (select count(*) from {MESSAGE_RETRIES_TABLE} r where r.message_id = q.message_id) as deferrals
+from {SEND_QUEUE_VIEW} q
 where q.not_before <= $now
-  and q.status in ('queued', $in_flight)
+  and q.status <> 'suppressed'
   and not exists (
-    select 1 from {MESSAGE_EVENTS} e where e.message_id = q.message_id and e.status <> $in_flight
+    select 1 from {MESSAGE_EVENTS_TABLE} e
+    where e.message_id = q.message_id and e.status not in (select unnest($pending))
   )
+  and not exists (
+    select 1 from {MESSAGE_RETRIES_TABLE} r where r.message_id = q.message_id and r.retry_at > $now
+  )
+  and ($first or (q.priority, q.not_before, q.message_id) > ($priority, $not_before, $message_id))
 order by q.priority, q.not_before, q.message_id
-limit $limit
+limit $batch
 """
-# One statement per batch: atomic, and one round trip however many rows (the lists are zipped by unnest).
-_INSERT_SQL = f"""
-insert into {MESSAGE_EVENTS} (message_id, status, status_at, detail)
+# One statement per batch: one round trip however many rows (the lists are zipped by unnest).
+_INSERT_EVENTS = f"""
+insert into {MESSAGE_EVENTS_TABLE} (message_id, status, status_at, detail)
 select unnest($message_ids), unnest($statuses), $now, unnest($details)
 """
-
-_CHUNK = 100
-"""Messages per `sending` write: bounds how many may be sent again after a crash."""
+_INSERT_RETRIES = f"""
+insert into {MESSAGE_RETRIES_TABLE} (message_id, deferral, retry_at, deferred_at)
+select unnest($message_ids), unnest($deferrals), unnest($retry_at), $now
+"""
 
 _ADDRESS_FIELD = {
     "email": "email",
@@ -83,199 +94,242 @@ _ADDRESS_FIELD = {
 
 
 @dataclass(frozen=True)
+class DispatchOptions:
+    batch_size: int = 2000
+    """Due messages read, decided and written together: bounds memory and what a crash may send again."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    deferral: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(frozen=True)
 class _Due:
     message_id: str
+    journey_id: str
+    node_id: str
+    recipient_id: str
     channel: str
     template: str
     payload: str
+    priority: int
+    not_before: datetime
+    cap_exempt: bool
     interrupted: bool
+    deferrals: int
+
+    @property
+    def candidate(self) -> Candidate:
+        return Candidate(
+            self.message_id, self.journey_id, self.node_id, self.recipient_id, self.channel, self.cap_exempt
+        )
 
 
-@dataclass
-class DispatchReport:
-    """How many messages of each channel ended in each status during one dispatch."""
-
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def total(self, status: str | None = None) -> int:
-        return sum(n for (_, s), n in self.counts.items() if status is None or s == status)
-
-    def __str__(self) -> str:
-        if not self.counts:
-            return "nothing due"
-        return ", ".join(f"{channel} {status}: {n}" for (channel, status), n in sorted(self.counts.items()))
-
-
-class _Channels:
-    """The transports and rate limits one dispatch uses: opened on first use, closed together at the end."""
-
-    def __init__(self, config: ChannelsConfig) -> None:
-        self._configs: dict[str, Channel] = dict(config.channels.items())
-        self._open: dict[str, tuple[Transport, TokenBucket]] = {}
-        self._unavailable: dict[str, str] = {}
-
-    def ensure(self, channel: str) -> None:
-        """Open `channel` or raise `ChannelUnavailable` (remembered, so each reason is found once)."""
-        if channel in self._unavailable:
-            raise ChannelUnavailable(self._unavailable[channel])
-        if channel in self._open:
-            return
-        config = self._configs.get(channel)
-        try:
-            if config is None:
-                raise ChannelUnavailable(f"channel {channel!r} is not configured in channels.yaml")
-            self._open[channel] = (open_transport(channel, config), TokenBucket(config.rate_per_second))
-        except ChannelUnavailable as error:
-            self._unavailable[channel] = str(error)
-            raise
-
-    def send(self, message: OutgoingMessage) -> SendResult:
-        transport, bucket = self._open[message.channel]
-        bucket.take()
-        return transport.send(message)
-
-    def __enter__(self) -> _Channels:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        for transport, _bucket in self._open.values():
-            transport.close()
-
-
-def dispatch_due(
-    con: duckdb.DuckDBPyConnection,
-    channels: ChannelsConfig,
-    templates: dict[str, Template],
+def dispatch_project(
+    warehouse: Path,
+    project: Project,
     now: datetime,
     *,
     limit: int | None = None,
-    max_attempts: int = 3,
-    backoff: float = 0.2,
-    rules: DeliveryRules | None = None,
+    options: DispatchOptions | None = None,
 ) -> DispatchReport:
     """Send every message due at `now` (at most `limit`, most important first) and record the outcomes.
 
     `now` (UTC) decides what is due and stamps every event row, so backfills and tests are reproducible.
-    Running it again sends nothing twice: a message with an outcome is never picked again.
-    `rules` (caps, exclusive journeys) suppress what may not go out; see delivery_rules.
+    Running it again sends nothing twice: a message with a final outcome is never picked again.
     """
-    if max_attempts < 1:
-        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
-    now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-    due = [
-        _Due(*row)
-        for row in con.execute(_DUE_SQL, {"now": now, "in_flight": IN_FLIGHT, "limit": limit}).fetchall()
-    ]
-    blocked = (rules or DeliveryRules()).blocked(con, [row.message_id for row in due], now)
-    report = DispatchReport()
-    with _Channels(channels) as open_channels:
-        for start in range(0, len(due), _CHUNK):
-            chunk = due[start : start + _CHUNK]
-            outcomes = _dispatch_chunk(
-                con, chunk, templates, open_channels, now, max_attempts, backoff, blocked
-            )
-            report.counts.update((row.channel, outcomes[row.message_id].status) for row in chunk)
-    return report
+    if not Path(warehouse).exists():
+        raise JourneysError(f"no warehouse at {warehouse}: run `journeys init` and a tick first")
+    naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+    with exclusive(Path(warehouse), "journeys send (dispatch)"):
+        con = connect(Path(warehouse))
+        try:
+            _require_outbox(con, warehouse)
+            create_tables(con, {MESSAGE_EVENTS_TABLE: MESSAGE_EVENTS, MESSAGE_RETRIES_TABLE: MESSAGE_RETRIES})
+            dispatch = _Dispatch(con, project, naive_now, limit, options or DispatchOptions())
+            return asyncio.run(dispatch.run())
+        finally:
+            con.close()
 
 
-def _dispatch_chunk(
-    con: duckdb.DuckDBPyConnection,
-    chunk: list[_Due],
-    templates: dict[str, Template],
-    open_channels: _Channels,
-    now: datetime,
-    max_attempts: int,
-    backoff: float,
-    blocked: dict[str, str],
-) -> dict[str, SendResult]:
-    """Mark the chunk's sendable messages `sending`, send them, then write every outcome in one batch."""
-    outcomes: dict[str, SendResult] = {}
-    outgoing: list[OutgoingMessage] = []
-    for row in chunk:
-        if row.message_id in blocked:
-            outcomes[row.message_id] = SendResult("suppressed", blocked[row.message_id])
-            continue
-        prepared = _prepare(row, templates, open_channels)
-        if isinstance(prepared, OutgoingMessage):
-            outgoing.append(prepared)
-        else:
-            outcomes[row.message_id] = prepared
-    handing_over = SendResult(IN_FLIGHT, "handing over to the provider")
-    _write(con, [(m.message_id, handing_over) for m in outgoing], now)
-    outcomes.update(_send_all(outgoing, open_channels, max_attempts, backoff))
-    final = {row.message_id: _noting_interruption(row, outcomes[row.message_id]) for row in chunk}
-    _write(con, list(final.items()), now)
-    return final
+def _require_outbox(con: duckdb.DuckDBPyConnection, warehouse: Path) -> None:
+    schema, _, name = SEND_QUEUE_VIEW.partition(".")
+    found = con.execute(
+        "select 1 from duckdb_views() where schema_name = $s and view_name = $n "
+        "union all select 1 from duckdb_tables() where schema_name = $s and table_name = $n",
+        {"s": schema, "n": name},
+    ).fetchone()
+    if found is None:
+        raise JourneysError(f"{warehouse} has no {SEND_QUEUE_VIEW} yet: run a tick first")
 
 
-def _prepare(
-    row: _Due, templates: dict[str, Template], open_channels: _Channels
-) -> OutgoingMessage | SendResult:
-    """The message to hand to a transport, or the outcome that makes sending it pointless."""
-    try:
-        open_channels.ensure(row.channel)
-    except ChannelUnavailable as error:
-        return SendResult("failed", str(error))
-    template = templates.get(row.template)
-    if template is None:
-        return SendResult("failed", f"template {row.template!r} not found in templates/")
-    if template.channel != row.channel:
-        reason = f"template {row.template!r} is for {template.channel}, queued for {row.channel}"
-        return SendResult("failed", reason)
-    try:
-        payload: dict[str, Any] = json.loads(row.payload)
-    except (TypeError, json.JSONDecodeError) as error:
-        return SendResult("failed", f"payload is not valid JSON: {error}")
-    recipient = payload.get("recipient") or {}
-    address_field = _ADDRESS_FIELD[row.channel]
-    address = recipient.get(address_field)
-    if not address:
-        return SendResult("suppressed", f"recipient {recipient.get('profile_id')!r} has no {address_field}")
-    try:
-        content = render(row.template, template, payload)
-    except RenderError as error:
-        return SendResult("failed", str(error))
-    return OutgoingMessage(row.message_id, row.channel, str(address), content)
+class _Dispatch:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        project: Project,
+        now: datetime,
+        limit: int | None,
+        options: DispatchOptions,
+    ) -> None:
+        self.con = con
+        self.channels_config: ChannelsConfig = project.channels
+        self.templates: dict[str, Template] = project.templates
+        self.rules = DeliveryRules.from_project(project)
+        self.now = now
+        self.limit = limit
+        self.options = options
+        self.report = DispatchReport()
 
+    async def run(self) -> DispatchReport:
+        async with OpenChannels(self.channels_config, self.options.retry) as channels:
+            decided = 0
+            while True:
+                held_recipients: set[str] = set()
+                for batch in self._batches():
+                    take: list[_Due] = []
+                    seen: set[str] = set()
+                    for row in batch:
+                        if self.limit is not None and decided + len(take) >= self.limit:
+                            break
+                        if self.rules.interacts(row.candidate):
+                            if row.recipient_id in seen or row.recipient_id in held_recipients:
+                                held_recipients.add(row.recipient_id)  # its turn comes in the next pass
+                                continue
+                            seen.add(row.recipient_id)
+                        take.append(row)
+                    await self._decide(take, channels)
+                    decided += len(take)
+                    if self.limit is not None and decided >= self.limit:
+                        return self.report
+                if not held_recipients:
+                    return self.report
 
-def _send_all(
-    messages: list[OutgoingMessage], open_channels: _Channels, max_attempts: int, backoff: float
-) -> dict[str, SendResult]:
-    """Try every message, then retry the temporary failures in rounds with exponential backoff."""
-    results: dict[str, SendResult] = {}
-    pending = messages
-    for attempt in range(1, max_attempts + 1):
-        retry = []
-        for message in pending:
-            try:
-                results[message.message_id] = open_channels.send(message)
-            except PermanentFailure as error:
-                results[message.message_id] = SendResult("failed", str(error))
-            except TemporaryFailure as error:
-                gave_up = f"{error} (gave up after {attempt} attempts)"
-                results[message.message_id] = SendResult("failed", gave_up)
-                retry.append(message)
-        if not retry or attempt == max_attempts:
-            break
-        time.sleep(backoff * 2 ** (attempt - 1))
-        pending = retry
-    return results
+    def _batches(self) -> Iterator[list[_Due]]:
+        """The due messages in priority order, a batch at a time (keyset pagination: each query is fresh)."""
+        cursor: tuple[Any, ...] = (0, self.now, "")
+        first = True
+        while True:
+            priority, not_before, message_id = cursor
+            rows = self.con.execute(
+                _DUE_SQL,
+                {
+                    "now": self.now,
+                    "in_flight": IN_FLIGHT,
+                    "pending": list(PENDING),
+                    "first": first,
+                    "priority": priority,
+                    "not_before": not_before,
+                    "message_id": message_id,
+                    "batch": self.options.batch_size,
+                },
+            ).fetchall()
+            if not rows:
+                return
+            batch = [_Due(*row) for row in rows]
+            yield batch
+            last = batch[-1]
+            cursor, first = (last.priority, last.not_before, last.message_id), False
 
-
-def _noting_interruption(row: _Due, outcome: SendResult) -> SendResult:
-    if not row.interrupted:
-        return outcome
-    return SendResult(outcome.status, f"{outcome.detail} (after an interrupted dispatch)")
-
-
-def _write(con: duckdb.DuckDBPyConnection, events: list[tuple[str, SendResult]], now: datetime) -> None:
-    if events:
-        con.execute(
-            _INSERT_SQL,
-            {
-                "message_ids": [message_id for message_id, _ in events],
-                "statuses": [result.status for _, result in events],
-                "details": [result.detail for _, result in events],
-                "now": now,
-            },
+    async def _decide(self, rows: list[_Due], channels: OpenChannels) -> None:
+        outcomes: dict[str, SendResult] = {}
+        for row in rows:
+            expired = self._expired(row, channels)
+            if expired is not None:
+                outcomes[row.message_id] = expired
+        blocked = self.rules.blocked(
+            self.con, [r.candidate for r in rows if r.message_id not in outcomes], self.now
         )
+        outcomes.update({message_id: SendResult("suppressed", why) for message_id, why in blocked.items()})
+        outgoing: list[OutgoingMessage] = []
+        for row in rows:
+            if row.message_id in outcomes:
+                continue
+            down = channels.down(row.channel)
+            prepared = SendResult(DEFERRED, down) if down else self._prepare(row)
+            if isinstance(prepared, OutgoingMessage):
+                outgoing.append(prepared)
+            else:
+                outcomes[row.message_id] = prepared
+        self._write_events(
+            [(m.message_id, SendResult(IN_FLIGHT, "handing over to the provider")) for m in outgoing]
+        )
+        results = await asyncio.gather(*(channels.deliver(m) for m in outgoing))
+        outcomes.update(zip((m.message_id for m in outgoing), results, strict=True))
+        self._record(rows, outcomes)
+
+    def _expired(self, row: _Due, channels: OpenChannels) -> SendResult | None:
+        config = channels.config(row.channel)
+        limit: timedelta | None = config.expire_after if config is not None else None
+        if limit is None or self.now - row.not_before <= limit:
+            return None
+        return SendResult(
+            "expired", f"not sent within {limit} of its due time {row.not_before:%Y-%m-%d %H:%M:%S}"
+        )
+
+    def _prepare(self, row: _Due) -> OutgoingMessage | SendResult:
+        """The message to hand to a transport, or the outcome that makes sending it pointless."""
+        template = self.templates.get(row.template)
+        if template is None:
+            return SendResult("failed", f"template {row.template!r} not found in templates/")
+        if template.channel != row.channel:
+            reason = f"template {row.template!r} is for {template.channel}, queued for {row.channel}"
+            return SendResult("failed", reason)
+        try:
+            payload: dict[str, Any] = json.loads(row.payload)
+        except (TypeError, json.JSONDecodeError) as error:
+            return SendResult("failed", f"payload is not valid JSON: {error}")
+        recipient = payload.get("recipient") or {}
+        address_field = _ADDRESS_FIELD.get(row.channel, "profile_id")
+        address = recipient.get(address_field)
+        if not address:
+            return SendResult(
+                "suppressed", f"recipient {recipient.get('profile_id')!r} has no {address_field}"
+            )
+        try:
+            content = render(row.template, template, payload)
+        except RenderError as error:
+            return SendResult("failed", str(error))
+        return OutgoingMessage(row.message_id, row.channel, str(address), content)
+
+    def _record(self, rows: list[_Due], outcomes: dict[str, SendResult]) -> None:
+        """Every outcome of the batch and the retry times of its deferrals, in one transaction."""
+        events: list[tuple[str, SendResult]] = []
+        retries: list[tuple[str, int, datetime]] = []
+        for row in rows:
+            outcome = outcomes[row.message_id]
+            detail = outcome.detail
+            if outcome.status == DEFERRED:
+                deferral = row.deferrals + 1
+                retry_at = self.options.deferral.retry_at(
+                    row.message_id, deferral, self.now, outcome.retry_after
+                )
+                retries.append((row.message_id, deferral, retry_at))
+                detail = f"{detail}; next attempt from {retry_at:%Y-%m-%d %H:%M:%S} UTC (deferral {deferral})"
+            elif row.interrupted:
+                detail = f"{detail} (after an interrupted dispatch)"
+            events.append((row.message_id, SendResult(outcome.status, detail)))
+            self.report.add(row.channel, outcome)
+        self.con.begin()
+        self._write_events(events)
+        if retries:
+            self.con.execute(
+                _INSERT_RETRIES,
+                {
+                    "message_ids": [m for m, _, _ in retries],
+                    "deferrals": [d for _, d, _ in retries],
+                    "retry_at": [at for _, _, at in retries],
+                    "now": self.now,
+                },
+            )
+        self.con.commit()
+
+    def _write_events(self, events: list[tuple[str, SendResult]]) -> None:
+        if events:
+            self.con.execute(
+                _INSERT_EVENTS,
+                {
+                    "message_ids": [message_id for message_id, _ in events],
+                    "statuses": [result.status for _, result in events],
+                    "details": [result.detail for _, result in events],
+                    "now": self.now,
+                },
+            )

@@ -1,8 +1,9 @@
 """The one contract every transport implements, and the statuses its outcomes become.
 
 A transport delivers one rendered message to one address and either returns a `SendResult` (status `sent`)
-or raises `TemporaryFailure` (the outbox retries with backoff) or `PermanentFailure` (recorded as `failed`).
-The outbox itself decides `suppressed` (nothing to send to) and `failed` for what never reached a transport.
+or raises `TemporaryFailure` (worth another attempt: the outbox retries, then defers the message to a later
+dispatch) or `PermanentFailure` (recorded as `failed`). The outbox itself decides `suppressed` (a rule or no
+address), `expired` (too old to send) and `deferred` (the channel is down or not configured yet).
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ from typing import Any, Literal, Protocol
 
 from journey_compiler.errors import JourneysError
 
-Status = Literal["sending", "sent", "failed", "suppressed"]
+Status = Literal["sending", "deferred", "sent", "failed", "suppressed", "expired"]
 
 IN_FLIGHT: Status = "sending"
-"""Written just before a provider call. Not an outcome: a message whose only event is this one is sent again
-by the next dispatch (see `channel_senders.outbox`); every other status in `message_events` is final."""
+"""Written just before a provider call. Not an outcome: a message whose last event is this one is sent again
+by the next dispatch (see `channel_senders.outbox`)."""
+DEFERRED: Status = "deferred"
+"""Not an outcome either: the message could not be handed over (channel down, not configured, provider
+busy); it stays due and is tried again from the time its `message_retries` row names."""
+PENDING: tuple[Status, ...] = (IN_FLIGHT, DEFERRED)
+"""Every other status in `message_events` is final: the dispatcher never picks such a message again."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class SendResult:
 
     status: Status
     detail: str
+    retry_after: float | None = None
+    """For `deferred`: the provider asked for at least this many seconds before the next attempt."""
 
 
 class SendFailure(JourneysError):
@@ -55,7 +63,15 @@ class SendFailure(JourneysError):
 
 
 class TemporaryFailure(SendFailure):
-    """Worth another attempt later (rate limited, provider down, connection lost)."""
+    """Worth another attempt later (rate limited, provider down, connection lost).
+
+    `retry_after` (seconds) is the provider's own `Retry-After`, when it said one; `unreachable` marks a
+    failure of the channel rather than of the message (connection refused, DNS, TLS, timeouts)."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 class PermanentFailure(SendFailure):
@@ -63,14 +79,14 @@ class PermanentFailure(SendFailure):
 
 
 class ChannelUnavailable(JourneysError):
-    """A channel cannot send at all (not configured, credential missing); its messages fail with this."""
+    """A channel cannot send at all (not configured, credential missing): its messages are deferred."""
 
 
 class Transport(Protocol):
-    def send(self, message: OutgoingMessage) -> SendResult: ...
+    async def send(self, message: OutgoingMessage) -> SendResult: ...
 
-    def close(self) -> None:
-        """Release connections kept open between the sends of one dispatch."""
+    async def close(self) -> None:
+        """Release the connections kept open between the sends of one dispatch."""
 
 
 def env_secret(var: str | None) -> str | None:

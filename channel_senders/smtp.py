@@ -1,13 +1,18 @@
-"""Email over SMTP: one connection per dispatch, reused for every message of the batch.
+"""Email over SMTP: a small pool of connections, each opened once and reused for every message it carries.
 
-SMTP has no idempotency key, so the `Message-ID` header is derived from the outbox `message_id`: a message
-sent again after a crash carries the same Message-ID, which mail stores use to drop the copy. Reply codes
-4xx are temporary, 5xx permanent; a lost connection is temporary and is reopened on the next attempt.
+`smtplib` is blocking, so each pooled connection is driven from a worker thread of its own while the
+dispatch's event loop renders and prepares the next emails. SMTP has no idempotency key, so the `Message-ID`
+header is derived from the outbox `message_id`: a message sent again after a crash carries the same
+Message-ID, which mail stores use to drop the copy. Reply codes 4xx are temporary, 5xx permanent; a lost or
+refused connection is temporary and the connection is reopened on the next attempt.
 """
 
 from __future__ import annotations
 
+import asyncio
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
@@ -37,13 +42,33 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
-class SmtpTransport:
-    def __init__(self, channel: SmtpChannel) -> None:
+class _Connection:
+    """One SMTP session, opened lazily, closed after a temporary failure so the next try starts fresh."""
+
+    def __init__(self, channel: SmtpChannel, login: tuple[str | None, str | None]) -> None:
         self._channel = channel
-        self._login = (env_secret(channel.username_env), env_secret(channel.password_env))
+        self._login = login
         self._smtp: smtplib.SMTP | None = None
 
-    def _connection(self) -> smtplib.SMTP:
+    def send(self, mail_from: str, to: str, data: bytes, message_id: str) -> SendResult:
+        try:
+            self._open().sendmail(mail_from, [to], data)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, reply = next(iter(error.recipients.values()))
+            failure = _by_code(code, f"SMTP {code} for {to}: {_text(reply)}")
+        except smtplib.SMTPResponseException as error:
+            failure = _by_code(error.smtp_code, f"SMTP {error.smtp_code}: {_text(error.smtp_error)}")
+        except (smtplib.SMTPException, OSError) as error:
+            where = f"{self._channel.host}:{self._channel.port}"
+            reason = f"SMTP connection to {where}: {error or type(error).__name__}"
+            failure = TemporaryFailure(reason, unreachable=True)
+        else:
+            return SendResult("sent", f"SMTP accepted {message_id}")
+        if isinstance(failure, TemporaryFailure):
+            self.close()
+        raise failure
+
+    def _open(self) -> smtplib.SMTP:
         if self._smtp is None:
             smtp = smtplib.SMTP(self._channel.host, self._channel.port, timeout=_TIMEOUT_SECONDS)
             try:
@@ -58,7 +83,25 @@ class SmtpTransport:
             self._smtp = smtp
         return self._smtp
 
-    def _email(self, message: OutgoingMessage) -> EmailMessage:
+    def close(self) -> None:
+        if self._smtp is not None:
+            smtp, self._smtp = self._smtp, None
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
+
+
+class SmtpTransport:
+    def __init__(self, channel: SmtpChannel) -> None:
+        self._channel = channel
+        login = (env_secret(channel.username_env), env_secret(channel.password_env))
+        self._mail_from = parseaddr(channel.sender)[1] or channel.sender
+        self._idle = [_Connection(channel, login) for _ in range(channel.concurrency)]
+        self._free = asyncio.Semaphore(channel.concurrency)
+        self._threads = ThreadPoolExecutor(channel.concurrency, thread_name_prefix="smtp")
+
+    def _email(self, message: OutgoingMessage) -> tuple[bytes, str]:
         body = message.content.body
         if not isinstance(body, str):
             raise PermanentFailure("an email template needs a text body")
@@ -67,32 +110,22 @@ class SmtpTransport:
         email["To"] = message.to
         email["Subject"] = message.content.subject or ""
         email["Date"] = formatdate(usegmt=True)
-        email["Message-ID"] = message_id_header(message.message_id, self._channel.sender)
+        email["Message-ID"] = message_id = message_id_header(message.message_id, self._channel.sender)
         email.set_content(body)
-        return email
+        return email.as_bytes(policy=policy.SMTP), message_id
 
-    def send(self, message: OutgoingMessage) -> SendResult:
-        email = self._email(message)
-        try:
-            self._connection().send_message(email)
-        except smtplib.SMTPRecipientsRefused as error:
-            code, reply = next(iter(error.recipients.values()))
-            failure = _by_code(code, f"SMTP {code} for {message.to}: {_text(reply)}")
-        except smtplib.SMTPResponseException as error:
-            failure = _by_code(error.smtp_code, f"SMTP {error.smtp_code}: {_text(error.smtp_error)}")
-        except (smtplib.SMTPException, OSError) as error:
-            where = f"{self._channel.host}:{self._channel.port}"
-            failure = TemporaryFailure(f"SMTP connection to {where}: {error or type(error).__name__}")
-        else:
-            return SendResult("sent", f"SMTP accepted {email['Message-ID']}")
-        if isinstance(failure, TemporaryFailure):
-            self.close()  # the next attempt starts on a fresh connection
-        raise failure
-
-    def close(self) -> None:
-        if self._smtp is not None:
-            smtp, self._smtp = self._smtp, None
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        data, message_id = self._email(message)
+        async with self._free:
+            connection = self._idle.pop()
             try:
-                smtp.quit()
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._threads, connection.send, self._mail_from, message.to, data, message_id
+                )
+            finally:
+                self._idle.append(connection)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(loop.run_in_executor(self._threads, c.close) for c in self._idle))
+        self._threads.shutdown(wait=False)

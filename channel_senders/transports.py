@@ -21,8 +21,12 @@ _BY_KIND: dict[str, Callable[[Any], Transport]] = {
 
 
 def open_transport(name: str, config: Channel) -> Transport:
-    """The transport for channel `name`, or `ChannelUnavailable` saying what to fix (e.g. an env var)."""
+    """The transport for channel `name`, or `ChannelUnavailable` saying what to fix (e.g. an env var).
+
+    Call it inside the dispatch's event loop: transports hold loop-bound pools."""
     try:
         return _BY_KIND[config.kind](config)
     except ChannelUnavailable as error:
+        raise ChannelUnavailable(f"channel {name!r}: {error}") from error
+    except ValueError as error:  # e.g. a URL that is not http(s)
         raise ChannelUnavailable(f"channel {name!r}: {error}") from error

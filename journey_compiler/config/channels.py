@@ -11,7 +11,20 @@ from journey_compiler.config.base import Duration, StrictModel
 ChannelName = Literal["email", "sms", "whatsapp", "webhook", "push"]
 
 
-class SmtpChannel(StrictModel):
+class _Delivery(StrictModel):
+    """What every transport shares: pace, parallelism, how long a message stays worth sending, callbacks."""
+
+    rate_per_second: float | None = Field(None, gt=0)
+    concurrency: int = Field(16, ge=1, le=256, description="Requests (or SMTP connections) in flight at once.")
+    expire_after: Duration | None = Field(
+        None, description="A message still unsent this long after it was due is `expired`, not sent late."
+    )
+    callback_secret_env: str | None = Field(
+        None, description="Environment variable holding the HMAC key of this provider's status callbacks."
+    )
+
+
+class SmtpChannel(_Delivery):
     kind: Literal["smtp"]
     host: str
     port: int = 25
@@ -19,23 +32,21 @@ class SmtpChannel(StrictModel):
     username_env: str | None = None
     password_env: str | None = None
     starttls: bool = False
-    rate_per_second: float | None = Field(None, gt=0)
+    concurrency: int = Field(4, ge=1, le=32, description="SMTP connections kept open and reused.")
 
 
-class HttpChannel(StrictModel):
+class HttpChannel(_Delivery):
     """SMS, WhatsApp and push providers: a JSON POST with a bearer token from the environment."""
 
     kind: Literal["http_sms", "whatsapp_cloud", "http_push"]
     url: str
     token_env: str | None = None
-    rate_per_second: float | None = Field(None, gt=0)
 
 
-class WebhookChannel(StrictModel):
+class WebhookChannel(_Delivery):
     kind: Literal["webhook"]
     url: str
     secret_env: str | None = None
-    rate_per_second: float | None = Field(None, gt=0)
 
 
 Channel = Annotated[SmtpChannel | HttpChannel | WebhookChannel, Field(discriminator="kind")]

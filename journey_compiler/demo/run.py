@@ -16,9 +16,8 @@ import duckdb
 from rich.console import Console
 from rich.table import Table
 
-from channel_senders.delivery_rules import DeliveryRules
 from channel_senders.loopback import LocalHttpServer, LocalSmtpServer
-from channel_senders.outbox import dispatch_due
+from channel_senders.outbox import dispatch_project
 from journey_compiler.demo.shop import generate_shop
 from journey_compiler.progress import progress_bar
 from journey_compiler.runtime.dbt import run_dbt
@@ -96,16 +95,12 @@ def run_demo(workdir: Path, *, profiles: int, days: int, every: timedelta, conso
         )
 
         ticks = tick_times(START + every, shop.end, every)
-        rules = DeliveryRules.from_project(built.project)
         sent = 0
         with progress_bar(console) as progress:
             task = progress.add_task(f"ticking every {every} from {START:%Y-%m-%d}", total=len(ticks))
             for moment in ticks:
                 run_tick(workspace, built, moment)
-                with duckdb.connect(str(warehouse)) as con:
-                    report = dispatch_due(
-                        con, built.project.channels, built.project.templates, moment, rules=rules
-                    )
+                report = dispatch_project(warehouse, built.project, moment)
                 sent += report.total("sent")
                 progress.update(task, advance=1, description=f"tick {moment:%a %m-%d %H:%M}")
         run_dbt(built.dbt_dir, warehouse, ["run", "--select", "journey_node_daily"])

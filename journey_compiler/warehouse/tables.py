@@ -35,6 +35,13 @@ TRADING_CALENDAR: Columns = {"day": "date", "is_trading_day": "boolean"}
 
 # Written by the senders, read by the tick (message_status, send branches) and the marts.
 MESSAGE_EVENTS: Columns = {"message_id": "text", "status": "text", "status_at": "timestamp", "detail": "text"}
+# Written by the senders: when a deferred message may be tried again (one row per deferral, the last counts).
+MESSAGE_RETRIES: Columns = {
+    "message_id": "text",
+    "deferral": "integer",
+    "retry_at": "timestamp",
+    "deferred_at": "timestamp",
+}
 # One row per tick the runner started; `finished_at` is set when every model of the tick ran.
 TICK_LOG: Columns = {
     "tick_at": "timestamp",
@@ -66,6 +73,10 @@ JOURNEY_CONTROLS: Columns = {
 }
 
 CONTROL_SCHEMA = "journeys"
+MESSAGE_EVENTS_TABLE = f"{CONTROL_SCHEMA}.message_events"
+MESSAGE_RETRIES_TABLE = f"{CONTROL_SCHEMA}.message_retries"
+SEND_QUEUE_VIEW = f"{CONTROL_SCHEMA}.send_queue"
+"""The outbox: a dbt view over the journey histories and `message_events` (see the marts)."""
 
 _TYPES = {"text": "VARCHAR", "json": "JSON"}
 
@@ -107,6 +118,7 @@ def raw_tables(warehouse: WarehouseConfig) -> dict[str, Columns]:
 def control_tables() -> dict[str, Columns]:
     return {
         f"{CONTROL_SCHEMA}.message_events": MESSAGE_EVENTS,
+        MESSAGE_RETRIES_TABLE: MESSAGE_RETRIES,
         f"{CONTROL_SCHEMA}.tick_log": TICK_LOG,
         f"{CONTROL_SCHEMA}.tick_context": TICK_CONTEXT,
         f"{CONTROL_SCHEMA}.schedule_occurrences": SCHEDULE_OCCURRENCES,

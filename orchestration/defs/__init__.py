@@ -6,7 +6,7 @@ from dagster import Definitions
 
 from journey_compiler.runtime.workspace import Workspace
 from orchestration.defs.metrics.schedules import build_metrics_job, build_metrics_schedule
-from orchestration.defs.senders.assets import build_message_events
+from orchestration.defs.senders.assets import build_message_events, build_outbox_check
 from orchestration.defs.senders.sensors import build_send_after_tick, build_send_job
 from orchestration.defs.ticks.assets import build_journey_models
 from orchestration.defs.ticks.resources import dbt_resource
@@ -26,6 +26,7 @@ def build_definitions(workspace: Workspace, *, metrics_timezone: str = "UTC") ->
     )
     return Definitions(
         assets=[models, sender],
+        asset_checks=[build_outbox_check(prepared, sender)],
         jobs=[tick_job, metrics_job, send_job],
         schedules=[
             build_tick_schedule(tick_job, models),

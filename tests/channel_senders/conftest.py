@@ -13,10 +13,21 @@ import pytest
 import yaml
 
 from channel_senders.loopback import LocalHttpServer, LocalSmtpServer
-from channel_senders.outbox import SEND_QUEUE
+from channel_senders.outbox import DispatchOptions, dispatch_project
+from channel_senders.report import DispatchReport
 from journey_compiler.config.channels import ChannelsConfig
+from journey_compiler.config.journey import Journey
+from journey_compiler.config.project import Project
 from journey_compiler.config.templates import Template
-from journey_compiler.warehouse.tables import MESSAGE_EVENTS, create_tables
+from journey_compiler.config.warehouse import WarehouseConfig
+from journey_compiler.warehouse.tables import (
+    MESSAGE_EVENTS,
+    MESSAGE_EVENTS_TABLE,
+    SEND_QUEUE_VIEW,
+    create_tables,
+)
+
+SEND_QUEUE = SEND_QUEUE_VIEW
 
 NOW = datetime(2024, 11, 11, 9, 0)
 
@@ -89,7 +100,7 @@ def templates() -> dict[str, Template]:
 def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A warehouse file: `message_events` as `journeys init` makes it, a `send_queue` like the tick's."""
     connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    create_tables(connection, {"journeys.message_events": MESSAGE_EVENTS, SEND_QUEUE: SEND_QUEUE_COLUMNS})
+    create_tables(connection, {MESSAGE_EVENTS_TABLE: MESSAGE_EVENTS, SEND_QUEUE: SEND_QUEUE_COLUMNS})
     yield connection
     connection.close()
 
@@ -253,3 +264,50 @@ def events(con: duckdb.DuckDBPyConnection) -> Events:
 def outcomes(events: Events) -> Callable[[], dict[str, tuple[str, str]]]:
     """message_id -> (final status, detail)."""
     return lambda: {m: (s, d) for m, s, _, d in events() if s != "sending"}
+
+
+@pytest.fixture
+def make_journey() -> Callable[..., Journey]:
+    return _journey
+
+
+def _journey(journey_id: str, exclusive_with: tuple[str, ...] = ()) -> Journey:
+    """A journey that only matters for its delivery rules (`exclusive_with`)."""
+    return Journey.model_validate(
+        {
+            "id": journey_id,
+            "active": {"from": "2024-01-01T00:00:00Z"},
+            "exclusive_with": list(exclusive_with),
+            "entry": {"event": {"did": {"event": "signup"}}},
+            "nodes": {"hello": {"send": {"channel": "push", "template": "activation_nudge"}}},
+        }
+    )
+
+
+Dispatch = Callable[..., DispatchReport]
+
+
+@pytest.fixture
+def dispatch(con: duckdb.DuckDBPyConnection, tmp_path: Path, templates: dict[str, Template]) -> Dispatch:
+    """`dispatch_project` on the test warehouse, for a project made of these channels (and journeys)."""
+
+    def run(
+        channels: ChannelsConfig,
+        now: datetime,
+        *,
+        journeys: tuple[Journey, ...] = (),
+        limit: int | None = None,
+        **options: Any,
+    ) -> DispatchReport:
+        project = Project(
+            root=tmp_path,
+            warehouse=WarehouseConfig(),
+            channels=channels,
+            journeys={j.id: j for j in journeys},
+            templates=templates,
+        )
+        return dispatch_project(
+            tmp_path / "warehouse.duckdb", project, now, limit=limit, options=DispatchOptions(**options)
+        )
+
+    return run

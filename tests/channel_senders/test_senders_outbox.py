@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, timedelta
 
+from channel_senders.channels import RetryPolicy
 from channel_senders.loopback import LocalHttpServer
-from channel_senders.outbox import dispatch_due
+
+FAST = RetryPolicy(backoff=0.01)
 
 
-def test_rerun_sends_nothing_new(con, channels, templates, enqueue, http_server, smtp_server, now, events):
+def test_rerun_sends_nothing_new(dispatch, channels, enqueue, http_server, smtp_server, now, events):
     enqueue("m1", "push", "activation_nudge")
     enqueue("m2", "email", "welcome_email")
-    dispatch_due(con, channels, templates, now)
+    dispatch(channels, now)
     written = events()
 
-    again = dispatch_due(con, channels, templates, now + timedelta(minutes=5))
+    again = dispatch(channels, now + timedelta(minutes=5))
 
     assert again.total() == 0
     assert str(again) == "nothing due"
@@ -23,41 +24,42 @@ def test_rerun_sends_nothing_new(con, channels, templates, enqueue, http_server,
     assert events() == written
 
 
-def test_future_messages_wait_for_not_before(con, channels, templates, enqueue, http_server, now, outcomes):
+def test_future_messages_wait_for_not_before(dispatch, channels, enqueue, http_server, now, outcomes):
     enqueue("later", "push", "activation_nudge", not_before=now + timedelta(hours=1))
 
-    assert dispatch_due(con, channels, templates, now).total() == 0
+    assert dispatch(channels, now).total() == 0
     assert http_server.received == [] and outcomes() == {}
 
-    assert dispatch_due(con, channels, templates, now + timedelta(hours=1)).counts == {("push", "sent"): 1}
+    assert dispatch(channels, now + timedelta(hours=1)).counts == {("push", "sent"): 1}
 
 
-def test_aware_now_is_read_as_utc(con, channels, templates, enqueue, http_server, now, events):
+def test_aware_now_is_read_as_utc(dispatch, channels, enqueue, http_server, now, events):
     enqueue("m1", "push", "activation_nudge", not_before=now)
 
-    dispatch_due(con, channels, templates, now.replace(tzinfo=UTC))
+    dispatch(channels, now.replace(tzinfo=UTC))
 
     assert {at for _, _, at, _ in events()} == {now}
 
 
-def test_priority_then_limit(con, channels, templates, enqueue, http_server, now):
+def test_priority_then_limit(dispatch, channels, enqueue, http_server, now):
     enqueue("a", "push", "activation_nudge", priority=50)
     enqueue("b", "push", "activation_nudge", priority=10)
     enqueue("c", "push", "activation_nudge", priority=10, not_before=now - timedelta(hours=1))
 
-    dispatch_due(con, channels, templates, now, limit=2)
-    dispatch_due(con, channels, templates, now)
+    dispatch(channels, now, limit=2)
+    first_two = {r.headers["Idempotency-Key"] for r in http_server.received}
+    dispatch(channels, now)
 
-    assert [r.headers["Idempotency-Key"] for r in http_server.received] == ["c", "b", "a"]
+    assert first_two == {"b", "c"}
+    assert [r.headers["Idempotency-Key"] for r in http_server.received][-1] == "a"
 
 
-def test_template_error_fails_the_message(con, channels, templates, enqueue, http_server, now, outcomes):
-    enqueue(
-        "no_event", "sms", "cart_reminder_sms"
-    )  # the template reads event.properties, the message has no event
+def test_template_error_fails_the_message(dispatch, channels, enqueue, http_server, now, outcomes):
+    # the template reads event.properties, the message has no event
+    enqueue("no_event", "sms", "cart_reminder_sms")
     enqueue("broken", "sms", "broken_sms")
 
-    report = dispatch_due(con, channels, templates, now)
+    report = dispatch(channels, now)
 
     assert report.counts == {("sms", "failed"): 2}
     assert http_server.received == []
@@ -67,44 +69,41 @@ def test_template_error_fails_the_message(con, channels, templates, enqueue, htt
     assert outcomes()["broken"][1].startswith("template 'broken_sms': body: unexpected end of template")
 
 
-def test_no_address_is_suppressed(
-    con, channels, templates, enqueue, make_payload, http_server, now, outcomes
-):
+def test_no_address_is_suppressed(dispatch, channels, enqueue, make_payload, http_server, now, outcomes):
     enqueue("m1", "sms", "cart_reminder_sms", make_payload(phone=None))
 
-    report = dispatch_due(con, channels, templates, now)
+    report = dispatch(channels, now)
 
     assert report.counts == {("sms", "suppressed"): 1}
     assert outcomes() == {"m1": ("suppressed", "recipient 'p1' has no phone")}
     assert http_server.received == []
 
 
-def test_unusable_channels_and_templates_fail_without_a_crash(
-    con, make_channels, templates, enqueue, http_server, now, outcomes, monkeypatch
+def test_unconfigured_channels_defer_broken_templates_fail(
+    dispatch, make_channels, enqueue, http_server, now, outcomes, monkeypatch
 ):
     monkeypatch.delenv("SMS_API_TOKEN")
     enqueue("mail", "email", "welcome_email")  # no email channel configured
-    enqueue("fax", "fax", "welcome_email")
     enqueue("sms", "sms", "cart_reminder_sms")
     enqueue("gone", "push", "deleted_template")
     enqueue("mismatch", "push", "welcome_email")
 
-    dispatch_due(con, make_channels(None, http_server), templates, now)
+    report = dispatch(make_channels(None, http_server), now)
 
-    assert outcomes() == {
-        "mail": ("failed", "channel 'email' is not configured in channels.yaml"),
-        "fax": ("failed", "channel 'fax' is not configured in channels.yaml"),
-        "sms": ("failed", "channel 'sms': environment variable SMS_API_TOKEN is not set"),
-        "gone": ("failed", "template 'deleted_template' not found in templates/"),
-        "mismatch": ("failed", "template 'welcome_email' is for email, queued for push"),
-    }
+    got = outcomes()
+    assert got["mail"][0] == got["sms"][0] == "deferred"
+    assert got["mail"][1].startswith("channel 'email' is not configured in channels.yaml; next attempt from")
+    assert got["sms"][1].startswith("channel 'sms': environment variable SMS_API_TOKEN is not set; next")
+    assert got["gone"] == ("failed", "template 'deleted_template' not found in templates/")
+    assert got["mismatch"] == ("failed", "template 'welcome_email' is for email, queued for push")
+    assert set(report.outages) == {"email", "sms"}
     assert http_server.received == []
 
 
-def test_temporary_failure_is_retried_with_the_same_key(con, make_channels, templates, enqueue, now, events):
+def test_temporary_failure_is_retried_with_the_same_key(dispatch, make_channels, enqueue, now, events):
     enqueue("m1", "webhook", "recall_crm")
     with LocalHttpServer(first_statuses=[503]) as http:
-        report = dispatch_due(con, make_channels(None, http), templates, now, backoff=0.01)
+        report = dispatch(make_channels(None, http), now, retry=FAST)
 
     assert report.counts == {("webhook", "sent"): 1}
     assert [(r.status, r.headers["Idempotency-Key"]) for r in http.received] == [(503, "m1"), (200, "m1")]
@@ -115,79 +114,121 @@ def test_temporary_failure_is_retried_with_the_same_key(con, make_channels, temp
     ]
 
 
-def test_client_error_is_not_retried(con, make_channels, templates, enqueue, now, outcomes):
+def test_client_error_is_not_retried(dispatch, make_channels, enqueue, now, outcomes):
     enqueue("m1", "push", "activation_nudge")
     with LocalHttpServer(first_statuses=[400]) as http:
-        dispatch_due(con, make_channels(None, http), templates, now, backoff=0.01)
+        dispatch(make_channels(None, http), now, retry=FAST)
 
     assert len(http.received) == 1
     assert outcomes() == {"m1": ("failed", 'HTTP 400: {"ok": false}')}
 
 
-def test_temporary_failures_give_up_after_max_attempts(con, make_channels, templates, enqueue, now, outcomes):
+def test_temporary_failures_are_deferred_after_max_attempts(
+    dispatch, make_channels, enqueue, now, outcomes, con
+):
     enqueue("m1", "push", "activation_nudge")
     enqueue("m2", "push", "activation_nudge")
     with LocalHttpServer(first_statuses=[429, 503, 200, 503, 503]) as http:
-        started = time.monotonic()
-        dispatch_due(con, make_channels(None, http), templates, now, max_attempts=3, backoff=0.05)
-        elapsed = time.monotonic() - started
+        report = dispatch(make_channels(None, http), now, retry=FAST)
 
-    assert [r.headers["Idempotency-Key"] for r in http.received] == ["m1", "m2", "m1", "m2", "m2"]
+    assert sorted(r.headers["Idempotency-Key"] for r in http.received) == ["m1", "m1", "m2", "m2", "m2"]
     assert outcomes()["m1"] == ("sent", "HTTP 200")
-    assert outcomes()["m2"] == ("failed", 'HTTP 503: {"ok": false} (gave up after 3 attempts)')
-    assert elapsed >= 0.05 + 0.1, "backoff doubles between rounds"
+    status, detail = outcomes()["m2"]
+    assert status == "deferred"
+    assert detail.startswith('HTTP 503: {"ok": false} (after 3 attempts in this dispatch); next attempt from')
+    ((deferral, retry_at),) = con.execute(
+        "select deferral, retry_at from journeys.message_retries where message_id = 'm2'"
+    ).fetchall()
+    assert deferral == 1 and now + timedelta(seconds=30) <= retry_at <= now + timedelta(minutes=1)
+    assert report.outages == {"push": detail.split("; next attempt")[0]}
 
 
-def test_unreachable_provider_is_a_temporary_failure(con, make_channels, templates, enqueue, now, outcomes):
+def test_an_outage_loses_nothing(dispatch, make_channels, enqueue, now, outcomes, con):
     with LocalHttpServer() as http:
+        port = http.port
         channels = make_channels(None, http)  # the port is closed again once the server stops
-    enqueue("m1", "push", "activation_nudge")
+    for i in range(12):
+        enqueue(f"m{i:02}", "push", "activation_nudge")
 
-    dispatch_due(con, channels, templates, now, max_attempts=2, backoff=0.01)
+    down = dispatch(channels, now, retry=FAST)
+    assert down.counts == {("push", "deferred"): 12}
+    assert "ConnectError" in down.outages["push"] and "is down" in down.outages["push"]
+    assert dispatch(channels, now + timedelta(seconds=10)).total() == 0, "nothing is due before its retry"
 
-    status, detail = outcomes()["m1"]
-    assert status == "failed" and detail.startswith("ConnectError") and "(gave up after 2 attempts)" in detail
+    later = now + timedelta(hours=2)
+    with LocalHttpServer(port=port) as http:
+        back = dispatch(channels, later)
+
+    assert back.counts == {("push", "sent"): 12} and back.outages == {}
+    assert sorted(r.headers["Idempotency-Key"] for r in http.received) == [f"m{i:02}" for i in range(12)]
+    assert {status for status, _ in outcomes().values()} == {"sent"}
+    (finals,) = con.execute(
+        "select count(*) from journeys.message_events where status not in ('sending', 'deferred')"
+    ).fetchone()
+    assert finals == 12
+
+
+def test_retry_after_is_honoured_across_dispatches(dispatch, make_channels, enqueue, make_payload, now, con):
+    for i in range(3):
+        enqueue(f"m{i}", "push", "activation_nudge", make_payload(f"p{i}"))
+    with LocalHttpServer(first_statuses=[(429, {"Retry-After": "900"})]) as http:
+        one_at_a_time = {"kind": "http_push", "url": http.url("/push"), "concurrency": 1}
+        report = dispatch(make_channels(None, http, push=one_at_a_time), now, retry=FAST)
+
+    assert len(http.received) == 1, "a long Retry-After pauses the channel for this dispatch"
+    assert report.counts == {("push", "deferred"): 3}
+    (earliest,) = con.execute("select min(retry_at) from journeys.message_retries").fetchone()
+    assert earliest >= now + timedelta(seconds=900)
+
+
+def test_old_messages_expire_instead_of_going_out_late(
+    dispatch, make_channels, enqueue, http_server, now, outcomes
+):
+    channels = make_channels(
+        None,
+        http_server,
+        push={"kind": "http_push", "url": http_server.url("/push"), "expire_after": "2d"},
+    )
+    enqueue("stale", "push", "activation_nudge", not_before=now - timedelta(days=2, minutes=1))
+    enqueue("fresh", "push", "activation_nudge", not_before=now - timedelta(days=1))
+
+    report = dispatch(channels, now)
+
+    assert report.counts == {("push", "expired"): 1, ("push", "sent"): 1}
+    assert outcomes()["stale"][0] == "expired" and "2 days" in outcomes()["stale"][1]
+    assert [r.headers["Idempotency-Key"] for r in http_server.received] == ["fresh"]
 
 
 def test_interrupted_dispatch_is_sent_again_with_the_same_key(
-    con, channels, templates, enqueue, http_server, now, events
+    dispatch, channels, enqueue, http_server, now, events, con
 ):
     enqueue("m1", "webhook", "recall_crm")
     earlier = now - timedelta(minutes=5)
     con.execute("insert into journeys.message_events values ('m1', 'sending', ?, 'handing over')", [earlier])
 
-    dispatch_due(con, channels, templates, now)
+    dispatch(channels, now)
 
     assert [r.headers["Idempotency-Key"] for r in http_server.received] == ["m1"]
     assert events()[-1] == ("m1", "sent", now, "HTTP 200 (after an interrupted dispatch)")
 
 
-def test_rate_limit_spaces_attempts(con, make_channels, templates, enqueue, http_server, now):
-    channels = make_channels(
-        None,
-        http_server,
-        push={
-            "kind": "http_push",
-            "url": http_server.url("/push"),
-            "token_env": "PUSH_API_TOKEN",
-            "rate_per_second": 20,
-        },
-    )
-    for i in range(5):
+def test_rate_limit_spaces_attempts_even_when_concurrent(dispatch, make_channels, enqueue, http_server, now):
+    push = {"kind": "http_push", "url": http_server.url("/push"), "rate_per_second": 20, "concurrency": 8}
+    for i in range(6):
         enqueue(f"m{i}", "push", "activation_nudge")
 
-    started = time.monotonic()
-    dispatch_due(con, channels, templates, now)
+    dispatch(make_channels(None, http_server, push=push), now)
 
-    assert len(http_server.received) == 5
-    assert time.monotonic() - started >= 4 / 20
+    arrivals = [r.at for r in http_server.received]
+    assert len(arrivals) == 6
+    assert min(b - a for a, b in zip(arrivals, arrivals[1:], strict=False)) >= 1 / 20 - 0.005
 
 
-def test_more_than_one_chunk(con, channels, templates, enqueue, http_server, now, events):
+def test_more_than_one_batch(dispatch, channels, enqueue, http_server, now, events):
     for i in range(130):
         enqueue(f"m{i:03}", "push", "activation_nudge")
 
-    report = dispatch_due(con, channels, templates, now)
+    report = dispatch(channels, now, batch_size=50)
 
     assert str(report) == "push sent: 130"
     assert len(http_server.received) == 130

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -24,21 +23,25 @@ DISPATCH_1 = T + H + 4 * M
 DISPATCH_2 = T + H + 8 * M
 
 
-def _channels(whatsapp_url: str, sms_url: str):
+def _project(sc, whatsapp, sms):
+    """The scenario's project with its whatsapp and sms channels pointed at these receivers."""
+    from dataclasses import replace
+
     from journey_compiler.config.channels import ChannelsConfig, HttpChannel
 
-    return ChannelsConfig(
+    channels = ChannelsConfig(
         channels={
-            "whatsapp": HttpChannel(kind="whatsapp_cloud", url=whatsapp_url),
-            "sms": HttpChannel(kind="http_sms", url=sms_url),
+            "whatsapp": HttpChannel(kind="whatsapp_cloud", url=whatsapp.url("/wa")),
+            "sms": HttpChannel(kind="http_sms", url=sms.url("/sms")),
         }
     )
+    return replace(sc.built.project, channels=channels)
 
 
 @pytest.fixture(scope="module")
 def cart(tmp_path_factory, scenario_builder):
     from channel_senders.loopback import LocalHttpServer
-    from channel_senders.outbox import dispatch_due
+    from channel_senders.outbox import dispatch_project
 
     # dormant_recall comes along: cart_abandonment is exclusive_with it (it enters nobody here)
     examples = {
@@ -56,22 +59,14 @@ def cart(tmp_path_factory, scenario_builder):
 
     sc.tick(T + H + 2 * M)
     record["after_tick_1"] = {s["profile_id"]: (s["node_id"], s["status"]) for s in sc.state()}
-    with (
-        LocalHttpServer() as wa,
-        LocalHttpServer() as sms,
-        duckdb.connect(str(sc.workspace.warehouse)) as con,
-    ):
-        dispatch_due(con, _channels(wa.url("/wa"), sms.url("/sms")), sc.built.project.templates, DISPATCH_1)
+    with LocalHttpServer() as wa, LocalHttpServer() as sms:
+        dispatch_project(sc.workspace.warehouse, _project(sc, wa, sms), DISPATCH_1)
         record["whatsapp_1"] = list(wa.received)
 
     sc.tick(T + H + 7 * M)
     record["after_tick_2"] = {s["profile_id"]: (s["node_id"], s["status"]) for s in sc.state()}
-    with (
-        LocalHttpServer(first_statuses=[400]) as wa,
-        LocalHttpServer() as sms,
-        duckdb.connect(str(sc.workspace.warehouse)) as con,
-    ):
-        dispatch_due(con, _channels(wa.url("/wa"), sms.url("/sms")), sc.built.project.templates, DISPATCH_2)
+    with LocalHttpServer(first_statuses=[400]) as wa, LocalHttpServer() as sms:
+        dispatch_project(sc.workspace.warehouse, _project(sc, wa, sms), DISPATCH_2)
         record["whatsapp_2"] = list(wa.received)
 
     def read(pid: str, at: datetime) -> None:

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from dagster import Definitions
 
-from channel_senders.loopback import HOST, LocalSmtpServer
+from channel_senders.loopback import HOST, LocalHttpServer, LocalSmtpServer
 from journey_compiler.demo.shop import generate_shop
 from journey_compiler.runtime.workspace import Workspace
 from orchestration.defs import build_definitions
@@ -21,10 +21,16 @@ SHOP_START = datetime(2026, 6, 1)
 
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[LocalSmtpServer]:
-    """Set before the project loads: channels.yaml reads SMTP_HOST/SMTP_PORT when it is loaded."""
-    with LocalSmtpServer() as server, pytest.MonkeyPatch.context() as env:
+    """Set before the project loads: channels.yaml reads SMTP_HOST/SMTP_PORT (and the HTTP channels' URLs
+    and tokens) when it is loaded. Every channel is reachable: a channel down fails the send run."""
+    with LocalSmtpServer() as server, LocalHttpServer() as http, pytest.MonkeyPatch.context() as env:
         env.setenv("SMTP_HOST", HOST)
         env.setenv("SMTP_PORT", str(server.port))
+        for channel in ("SMS", "WHATSAPP", "PUSH"):
+            env.setenv(f"{channel}_API_URL", http.url(f"/{channel.lower()}"))
+            env.setenv(f"{channel}_API_TOKEN", "test-token")
+        env.setenv("CRM_WEBHOOK_URL", http.url("/hook"))
+        env.setenv("CRM_WEBHOOK_SECRET", "test-secret")
         yield server
 
 

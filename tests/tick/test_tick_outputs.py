@@ -146,10 +146,10 @@ def test_two_journeys_on_one_event_keep_separate_entries(make_scenario, welcome_
 
 def test_counters_count_outcomes_the_senders_recorded(make_scenario, welcome_yaml):
     """A real dispatch over SMTP between two ticks: the next tick's counters hold the `sent` outcomes."""
-    import duckdb
+    from dataclasses import replace
 
     from channel_senders.loopback import HOST, LocalSmtpServer
-    from channel_senders.outbox import dispatch_due
+    from channel_senders.outbox import dispatch_project
     from journey_compiler.config.channels import ChannelsConfig, SmtpChannel
 
     sc = make_scenario({"welcome_series": welcome_yaml})
@@ -157,13 +157,15 @@ def test_counters_count_outcomes_the_senders_recorded(make_scenario, welcome_yam
         sc.profile(name)
         sc.event(f"s_{name}", name, "signup", T0)
     sc.tick(T0 + H)
-    with LocalSmtpServer() as smtp, duckdb.connect(str(sc.workspace.warehouse)) as con:
+    with LocalSmtpServer() as smtp:
         channels = ChannelsConfig(
             channels={
                 "email": SmtpChannel(kind="smtp", host=HOST, port=smtp.port, sender="shop@example.test")
             }
         )
-        report = dispatch_due(con, channels, sc.built.project.templates, T0 + H)
+        report = dispatch_project(
+            sc.workspace.warehouse, replace(sc.built.project, channels=channels), T0 + H
+        )
         assert report.total("sent") == 2 and len(smtp.received) == 2
     sc.tick(T0 + 2 * H)
     by_tick = sc.sql(

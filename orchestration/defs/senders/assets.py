@@ -1,17 +1,40 @@
-"""The outbox as an asset: sending writes `message_events`, the dbt source the next tick branches on."""
+"""The outbox as an asset: sending writes `message_events`, the dbt source the next tick branches on.
+
+The asset calls `dispatch_project`, the same entry point as `journeys send`, so the delivery rules, the
+writer lock and the outage handling are the CLI's. A dispatch that had to defer messages because a
+channel is down fails the run (after recording every outcome), so the outage is visible in the UI; the
+asset check `outbox_health` says how many messages are stuck (deferred, or due for long) or expired.
+"""
 
 # No `from __future__ import annotations` here: Dagster resolves the config annotation at runtime.
+from datetime import timedelta
 from typing import Any
 
-import duckdb
-from dagster import AssetExecutionContext, AssetsDefinition, Config, MaterializeResult, asset
+from dagster import (
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetsDefinition,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    asset_check,
+)
 from pydantic import Field
 
-from channel_senders.outbox import MESSAGE_EVENTS, dispatch_due
+from channel_senders.outbox import dispatch_project
+from channel_senders.outbox_health import outbox_health
 from journey_compiler.timeparse import parse_time
+from journey_compiler.warehouse.tables import MESSAGE_EVENTS_TABLE
 from orchestration.defs.ticks.assets import WAREHOUSE_POOL
 from orchestration.lib.dbt_project import PreparedProject
 from orchestration.lib.translator import JourneysTranslator, source_asset_key
+
+STUCK_AFTER = timedelta(hours=1)
+"""A message still unsent this long after it was due counts as stuck in the outbox check."""
 
 
 class SendConfig(Config):
@@ -30,26 +53,52 @@ def build_message_events(prepared: PreparedProject) -> AssetsDefinition:
     project, warehouse = prepared.built.project, prepared.workspace.warehouse
 
     @asset(
-        key=source_asset_key(prepared.manifest, MESSAGE_EVENTS, JourneysTranslator()),
+        key=source_asset_key(prepared.manifest, MESSAGE_EVENTS_TABLE, JourneysTranslator()),
         group_name="senders",
         pool=WAREHOUSE_POOL,
         description="Send every due message of the send queue over its channel and record each outcome.",
     )
     def message_events(context: AssetExecutionContext, config: SendConfig) -> MaterializeResult:
         now = parse_time(config.now)
-        with duckdb.connect(str(warehouse)) as con:
-            report = dispatch_due(con, project.channels, project.templates, now)
+        report = dispatch_project(warehouse, project, now)
         context.log.info(f"dispatch at {now}: {report}")
-        return MaterializeResult(
-            metadata={
-                "now": now.isoformat(),
-                "sent": report.total("sent"),
-                "failed": report.total("failed"),
-                "outcomes": str(report),
-            }
-        )
+        metadata: dict[str, Any] = {
+            "now": now.isoformat(),
+            **{status: report.total(status) for status in ("sent", "deferred", "failed", "suppressed")},
+            "expired": report.total("expired"),
+            "outcomes": str(report),
+        }
+        if report.outages:
+            down = "; ".join(f"{channel}: {reason}" for channel, reason in report.outages.items())
+            raise Failure(
+                description=f"channels down, their messages stay due and are retried: {down}",
+                metadata={**metadata, "down": MetadataValue.json(report.outages)},
+            )
+        return MaterializeResult(metadata=metadata)
 
     return message_events
+
+
+def build_outbox_check(prepared: PreparedProject, sender: AssetsDefinition) -> AssetChecksDefinition:
+    """Warns about messages the outbox could not get out: stuck (deferred, or due for long) or expired."""
+    warehouse = prepared.workspace.warehouse
+
+    @asset_check(asset=sender, name="outbox_health", blocking=False)
+    def outbox_check() -> AssetCheckResult:
+        health = outbox_health(warehouse, parse_time("now"), STUCK_AFTER)
+        return AssetCheckResult(
+            passed=health.stuck == 0 and health.expired == 0,
+            severity=AssetCheckSeverity.WARN,
+            description=f"{health.stuck} messages stuck, {health.expired} expired",
+            metadata={
+                "stuck": health.stuck,
+                "expired": health.expired,
+                "oldest_stuck_due": str(health.oldest_stuck_due or "-"),
+                "by_channel": MetadataValue.json(health.by_channel),
+            },
+        )
+
+    return outbox_check
 
 
 def send_run_config(sender: AssetsDefinition, now: str) -> dict[str, Any]:
