@@ -9,6 +9,7 @@ from orchestration.defs.metrics.schedules import build_metrics_job, build_metric
 from orchestration.defs.senders.assets import build_message_events, build_outbox_check
 from orchestration.defs.senders.sensors import build_send_after_tick, build_send_job
 from orchestration.defs.ticks.assets import build_journey_models
+from orchestration.defs.ticks.checks import build_rejected_rows_check
 from orchestration.defs.ticks.resources import dbt_resource
 from orchestration.defs.ticks.schedules import build_tick_job, build_tick_schedule
 from orchestration.lib.dbt_project import prepare_project
@@ -26,7 +27,7 @@ def build_definitions(workspace: Workspace, *, metrics_timezone: str = "UTC") ->
     )
     return Definitions(
         assets=[models, sender],
-        asset_checks=[build_outbox_check(prepared, sender)],
+        asset_checks=[build_outbox_check(prepared, sender), build_rejected_rows_check(prepared, models)],
         jobs=[tick_job, metrics_job, send_job],
         schedules=[
             build_tick_schedule(tick_job, models),
