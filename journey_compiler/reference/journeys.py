@@ -318,7 +318,7 @@ class JourneyRun:
                 at = facts.nth_time(entry.profile_id, goal.did, entry.entry_at, upper, entry.trigger_id)
             else:
                 assert goal.detail is not None
-                at = detail_reached(self.project, goal.detail, entry.profile_id, facts, entry.entry_at, upper)
+                at = detail_reached(goal.detail, entry.profile_id, facts, entry.entry_at, upper)
             if at is not None:
                 entry.goals_done.add(goal.id)
                 self.out.goals.append(GoalRow(self.journey.id, entry.entry_id, entry.profile_id, goal.id, at))

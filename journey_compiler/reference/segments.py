@@ -56,12 +56,13 @@ def holds(project: Project, rule: Rule, profile_id: str, at: datetime, facts: Ti
         return not _did(rule.did_not, profile_id, at, facts)
     if kind == "detail":
         assert rule.detail is not None
-        return detail_holds(project, rule.detail, profile_id, at, facts)
+        return detail_holds(rule.detail, profile_id, at, facts)
     raise ValueError(f"the reference does not execute segment rule `{kind}`")
 
 
 def _did(condition: EventCondition, profile_id: str, at: datetime, facts: TickFacts) -> bool:
-    """ "did event E at least N times in the last D days": events in [at - D, at] (no D: ever, up to at)."""
+    """Spec: "did event E at least N times in the last D days": events in [at - D, at] (no D: all up to
+    `at`)."""
     lower = at - condition.within_last if condition.within_last is not None else None
     return len(facts.matching(profile_id, condition, lower, at)) >= condition.times
 
@@ -76,47 +77,34 @@ def _meets(detail: DetailCondition, total: float) -> bool:
 
 
 def _amounts(
-    project: Project,
-    detail: DetailCondition,
-    profile_id: str,
-    facts: TickFacts,
-    lower: datetime | None,
-    upper: datetime,
+    detail: DetailCondition, profile_id: str, facts: TickFacts, lower: datetime | None, upper: datetime
 ) -> list[tuple[datetime, float]]:
     """(time, amount) of the profile's detail rows in [lower, upper] that pass the filter: 1 per row for a
     count, the column for a sum; a row whose column is NULL does not count."""
-    table = project.warehouse.details[detail.table]
     amounts = []
     for at, row in facts.index.details.get((detail.table, profile_id), []):
         if at > upper or at > facts.tick_at:
             break
         if (lower is not None and at < lower) or not passes(detail.where, row):
             continue
-        value = at if detail.column in (table.time, table.profile) else row.get(detail.column)
+        value = row.get(detail.column)
         if value is not None:
             amounts.append((at, 1.0 if detail.count is not None else float(value)))
     return amounts
 
 
-def detail_holds(
-    project: Project, detail: DetailCondition, profile_id: str, at: datetime, facts: TickFacts
-) -> bool:
+def detail_holds(detail: DetailCondition, profile_id: str, at: datetime, facts: TickFacts) -> bool:
     """A segment's detail rule: the total over the window that ends at `at`."""
-    amounts = _amounts(project, detail, profile_id, facts, _since(detail, at), at)
+    amounts = _amounts(detail, profile_id, facts, _since(detail, at), at)
     return _meets(detail, sum(amount for _, amount in amounts))
 
 
 def detail_reached(
-    project: Project,
-    detail: DetailCondition,
-    profile_id: str,
-    facts: TickFacts,
-    lower: datetime,
-    upper: datetime,
+    detail: DetailCondition, profile_id: str, facts: TickFacts, lower: datetime, upper: datetime
 ) -> datetime | None:
     """README (goals on a detail table): when the count (or sum) since `lower` first reaches `at_least`."""
     total = 0.0
-    for at, amount in _amounts(project, detail, profile_id, facts, lower, upper):
+    for at, amount in _amounts(detail, profile_id, facts, lower, upper):
         total += amount
         if _meets(detail, total):
             return at

@@ -34,10 +34,10 @@ def recipients(spec: j.SendSpec, profile_id: str, facts: TickFacts) -> list[str 
     smallest id, README); no related profile -> one message without a recipient."""
     if spec.subject is None:
         return [profile_id]
-    related = facts.index.related(profile_id, spec.subject.relation)
+    related: list[str | None] = list(facts.index.related(profile_id, spec.subject.relation))
     if not related:
         return [None]
-    return related[:1] if spec.subject.pick == "one" else list(related)
+    return related[:1] if spec.subject.pick == "one" else related
 
 
 def create_messages(

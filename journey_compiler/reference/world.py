@@ -98,7 +98,8 @@ class Transition:
     entry_id: str
     profile_id: str
     from_node: str | None
-    to_node: str
+    to_node: str | None
+    """None when the path ends (completed, exited)."""
     branch: str | None
     reason: str | None
     ab_group: str | None
