@@ -49,6 +49,7 @@ from journey_compiler.warehouse.tables import (
     MESSAGE_RETRIES,
     MESSAGE_RETRIES_TABLE,
     SEND_QUEUE_VIEW,
+    TICK_LOG_TABLE,
     create_tables,
 )
 
@@ -62,6 +63,8 @@ select q.message_id, q.journey_id, q.node_id, q.recipient_id, q.channel, q.templ
 from {SEND_QUEUE_VIEW} q
 where q.not_before <= $now
   and q.status <> 'suppressed'
+  -- a tick whose checks failed is not applied: nothing it wrote goes out
+  and exists (select 1 from {TICK_LOG_TABLE} t where t.tick_at = q.tick_at and t.finished_at is not null)
   and not exists (
     select 1 from {MESSAGE_EVENTS_TABLE} e
     where e.message_id = q.message_id and e.status not in (select unnest($pending))

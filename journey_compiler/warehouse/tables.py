@@ -76,6 +76,7 @@ CONTROL_SCHEMA = "journeys"
 MESSAGE_EVENTS_TABLE = f"{CONTROL_SCHEMA}.message_events"
 MESSAGE_RETRIES_TABLE = f"{CONTROL_SCHEMA}.message_retries"
 SEND_QUEUE_VIEW = f"{CONTROL_SCHEMA}.send_queue"
+TICK_LOG_TABLE = f"{CONTROL_SCHEMA}.tick_log"
 """The outbox: a dbt view over the journey histories and `message_events` (see the marts)."""
 
 _TYPES = {"text": "VARCHAR", "json": "JSON"}
@@ -119,7 +120,7 @@ def control_tables() -> dict[str, Columns]:
     return {
         f"{CONTROL_SCHEMA}.message_events": MESSAGE_EVENTS,
         MESSAGE_RETRIES_TABLE: MESSAGE_RETRIES,
-        f"{CONTROL_SCHEMA}.tick_log": TICK_LOG,
+        TICK_LOG_TABLE: TICK_LOG,
         f"{CONTROL_SCHEMA}.tick_context": TICK_CONTEXT,
         f"{CONTROL_SCHEMA}.schedule_occurrences": SCHEDULE_OCCURRENCES,
         f"{CONTROL_SCHEMA}.schedule_starts": SCHEDULE_STARTS,

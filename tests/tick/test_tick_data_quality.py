@@ -205,6 +205,7 @@ def test_relations_and_calendar_rows_that_cannot_be_used_are_listed(sc):
 
 
 def test_a_tick_whose_history_breaks_an_id_invariant_fails_and_stays_unapplied(sc):
+    from channel_senders.outbox import dispatch_project
     from journey_compiler.errors import TickError
 
     sc.profile("ann")
@@ -218,6 +219,16 @@ def test_a_tick_whose_history_breaks_an_id_invariant_fails_and_stays_unapplied(s
     with pytest.raises(TickError, match="journey_history_keys.*jrn_morning"):
         sc.tick(at)
     assert sc.sql("select finished_at from journeys.tick_log where tick_at = ?", [at]) == [(None,)]
+
+    # nothing an unapplied tick wrote goes out; once the cause is gone and the tick applied, it does
+    dispatch_project(sc.workspace.warehouse, sc.built.project, at)
+    assert sc.sql("select count(*) from journeys.message_events") == [(0,)]
+    sc.sql(
+        f"delete from {history} where rowid = (select max(rowid) from {history} where record = 'send')"
+    )
+    sc.tick(at)
+    dispatch_project(sc.workspace.warehouse, sc.built.project, at)
+    assert sc.sql("select count(distinct message_id) from journeys.message_events") == [(1,)]
 
 
 def test_the_cli_says_how_many_rows_are_kept_out_and_where_to_look(sc):
