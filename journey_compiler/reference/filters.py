@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
@@ -119,20 +120,32 @@ def _arith(op: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
     def apply(left: Any, right: Any) -> Any:
         if left is None or right is None:
             return None
-        try:
-            return op(*_comparable(left, right))
-        except ZeroDivisionError:
-            return None
+        return op(*_comparable(left, right))
 
     return apply
+
+
+def _divide(a: Any, b: Any) -> float:
+    """`/` divides as doubles; by zero it gives +-inf (nan for 0 / 0), as DuckDB does."""
+    if b == 0:
+        return math.copysign(math.inf, a) if a != 0 else math.nan
+    return a / b
+
+
+def _modulo(a: Any, b: Any) -> Any:
+    """`%` keeps the dividend's sign (SQL's, not Python's); by zero: nan."""
+    if b == 0:
+        return math.nan
+    result = math.fmod(a, b)
+    return int(result) if isinstance(a, int) and isinstance(b, int) else result
 
 
 _ARITHMETIC: dict[type[exp.Expression], Callable[[Any, Any], Any]] = {
     exp.Add: _arith(lambda a, b: a + b),
     exp.Sub: _arith(lambda a, b: a - b),
     exp.Mul: _arith(lambda a, b: a * b),
-    exp.Div: _arith(lambda a, b: a / b),
-    exp.Mod: _arith(lambda a, b: a % b),
+    exp.Div: _arith(_divide),
+    exp.Mod: _arith(_modulo),
     exp.DPipe: _arith(lambda a, b: f"{_text(a)}{_text(b)}"),
 }
 
@@ -186,9 +199,11 @@ def _literal(node: exp.Literal) -> Any:
 
 
 def _round(value: Any, digits: Any) -> Any:
+    """Half away from zero, on the scaled double (as DuckDB's `round`), not Python's half-to-even."""
     if value is None:
         return None
-    return round(value, int(digits or 0))
+    scale = 10.0 ** int(digits or 0)
+    return math.copysign(math.floor(abs(value) * scale + 0.5), value) / scale
 
 
 _FUNCTIONS: dict[type[exp.Expression], Callable[[Any], Any]] = {
