@@ -10,7 +10,7 @@ wait), and stops only at a node that must wait for time, an event, a message sta
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from journey_compiler.config import journey as j
@@ -41,23 +41,14 @@ class Move:
         return self.to_node is None
 
 
-def follow(node: object, branch: str, at: datetime, **extra: object) -> Move:
+def follow(node: object, branch: str, at: datetime, ab_group: object = KEEP) -> Move:
     """Take `branch` out of `node` at `at`: to its target, or complete the path when it has none."""
     target = node.successors().get(branch)  # type: ignore[attr-defined]
-    return Move(at, branch, target, "advanced" if target else "completed", **extra)  # type: ignore[arg-type]
+    return Move(at, branch, target, "advanced" if target else "completed", ab_group)
 
 
 def exit_path(at: datetime, reason: str) -> Move:
     return Move(at, f"exit:{reason}", None, reason)
-
-
-def first_event(
-    step: ProfileTick, entry: Entry, condition: EventCondition, arrived: datetime, close: datetime
-) -> datetime | None:
-    """README: "Events count for exits, goals and checks only when they happen after the profile reached the
-    node (or entered), and never the event that triggered the entry": the `times`-th match in
-    [arrived, close]."""
-    return step.facts.nth_time(step.profile_id, condition, arrived, close, entry.trigger_id)
 
 
 def event_race(
@@ -65,17 +56,20 @@ def event_race(
     entry: Entry,
     node: object,
     branches: list[tuple[str, EventCondition]],
-    within: object,
+    within: timedelta,
     otherwise: str,
 ) -> Move:
     """README (event waits): "the first branch whose event condition is met inside the window wins, at that
     event's time; otherwise the `else`/`timeout` branch when it closes" (a tie goes to the branch listed
-    first)."""
-    close = entry.node_at + within  # type: ignore[operator]
+    first). README: "Events count for exits, goals and checks only when they happen after the profile
+    reached the node (or entered), and never the event that triggered the entry": the `times`-th match in
+    [arrival, arrival + within]."""
+    close = entry.node_at + within
+    facts, trigger = step.facts, entry.trigger_id
     answered = [
         (at, i, branch)
         for i, (branch, condition) in enumerate(branches)
-        if (at := first_event(step, entry, condition, entry.node_at, close)) is not None
+        if (at := facts.nth_time(step.profile_id, condition, entry.node_at, close, trigger)) is not None
     ]
     if answered:
         at, _, branch = min(answered)

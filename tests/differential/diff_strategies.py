@@ -398,8 +398,8 @@ def journeys(draw: st.DrawFn, journey_id: str, shape: Shape) -> dict[str, Any]:
 
 @st.composite
 def projects(draw: st.DrawFn, shape: Shape) -> dict[str, dict[str, Any]]:
-    """One or two journeys (each dbt build is the cost: more journeys per build test more per second)."""
-    count = draw(st.integers(1, 2))
+    """One to three journeys (the dbt deploy and ticks cost the same for one or three: more per second)."""
+    count = draw(st.integers(1, 3))
     return {f"j{k}": draw(journeys(f"j{k}", shape)) for k in range(count)}
 
 
@@ -440,12 +440,24 @@ class EventDraft:
     duplicate: timedelta | None
 
 
+def trigger_names(project: dict[str, dict[str, Any]]) -> set[str]:
+    """The events that make profiles enter the project's journeys."""
+    names = set()
+    for journey in project.values():
+        trigger = journey["entry"].get("event") or journey["entry"].get("event_without") or {}
+        condition = trigger.get("did", {})
+        names.update(condition.get("events") or [condition.get("event")])
+    return names
+
+
 @st.composite
-def event_drafts(draw: st.DrawFn, profile_ids: list[str]) -> list[EventDraft]:
-    count = draw(st.integers(0, 8))
+def event_drafts(draw: st.DrawFn, profile_ids: list[str], focus: set[str]) -> list[EventDraft]:
+    """Up to 10 events; those that trigger an entry (`focus`) are drawn three times as often."""
+    kinds = EVENT_KINDS + tuple(k for k in EVENT_KINDS if k[0] in focus) * 2
+    count = draw(st.integers(0, 10))
     drafts = []
     for k in range(count):
-        name, properties = draw(st.sampled_from(EVENT_KINDS))
+        name, properties = draw(st.sampled_from(kinds))
         drafts.append(
             EventDraft(
                 event_id=f"e{k}",
@@ -544,7 +556,7 @@ def cases(draw: st.DrawFn, shape: Shape, count: int) -> Case:
     project = draw(projects(shape))
     people = draw(profiles())
     ids = [p.profile_id for p in people]
-    drafts = draw(event_drafts(ids))
+    drafts = draw(event_drafts(ids, trigger_names(project)))
     ticks = tuple(draw(cadences()) for _ in range(count))
     cap = None
     if count > 1:
