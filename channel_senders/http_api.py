@@ -20,6 +20,8 @@ def _whatsapp(message: OutgoingMessage) -> dict[str, Any]:
         "messaging_product": "whatsapp",
         "to": message.to,
         "type": "template",
+        # echoed back in the status webhooks, so a callback names our message (see channel_senders.callbacks)
+        "biz_opaque_callback_data": message.message_id,
         "template": {
             "name": content.template_name,
             "language": {"code": content.language},

@@ -186,6 +186,31 @@ def _say_outages(report) -> None:  # noqa: ANN001
 
 
 @app.command()
+def receive(
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8030,
+) -> None:
+    """Serve provider status callbacks (POST /callbacks/<channel>, HMAC-signed) into message_events."""
+    from channel_senders.callback_store import spool_dir
+    from channel_senders.receiver import StatusReceiver
+
+    ws = _workspace(directory, warehouse)
+    if not ws.warehouse.exists():
+        raise JourneysError(f"no warehouse at {ws.warehouse}: run `journeys init` and a tick first")
+    try:
+        receiver = StatusReceiver(ws.warehouse, ws.load().channels, host, port)
+    except OSError as error:
+        raise JourneysError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    out.print(
+        f"receiving provider callbacks on {receiver.url('<channel>')} for {ws.warehouse} "
+        f"(spooled in {spool_dir(ws.warehouse)} while the warehouse is busy); Ctrl-C stops"
+    )
+    receiver.serve_forever()
+
+
+@app.command()
 def approve(
     journey: Annotated[str, typer.Argument(help="The schedule_once journey to approve.")],
     directory: DirOption = None,

@@ -24,6 +24,8 @@ from journey_compiler.warehouse.tables import (
     MESSAGE_EVENTS,
     MESSAGE_EVENTS_TABLE,
     SEND_QUEUE_VIEW,
+    TICK_LOG,
+    TICK_LOG_TABLE,
     create_tables,
 )
 
@@ -100,7 +102,12 @@ def templates() -> dict[str, Template]:
 def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A warehouse file: `message_events` as `journeys init` makes it, a `send_queue` like the tick's."""
     connection = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
-    create_tables(connection, {MESSAGE_EVENTS_TABLE: MESSAGE_EVENTS, SEND_QUEUE: SEND_QUEUE_COLUMNS})
+    create_tables(
+        connection,
+        {MESSAGE_EVENTS_TABLE: MESSAGE_EVENTS, SEND_QUEUE: SEND_QUEUE_COLUMNS, TICK_LOG_TABLE: TICK_LOG},
+    )
+    # the outbox sends only what finished ticks wrote: the rows below are the tick at NOW's
+    connection.execute(f"insert into {TICK_LOG_TABLE} values (?, ?, ?, ?)", [NOW, NOW, NOW, NOW])
     yield connection
     connection.close()
 

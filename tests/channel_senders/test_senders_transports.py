@@ -109,6 +109,7 @@ def test_sms_push_and_whatsapp_bodies(
         "messaging_product": "whatsapp",
         "to": "+4915100000001",
         "type": "template",
+        "biz_opaque_callback_data": "wa1",
         "template": {
             "name": "cart_reminder",
             "language": {"code": "en"},
