@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from journey_compiler.runtime.workspace import Workspace
+from orchestration.defs.metrics.assets import build_published_outputs
 from orchestration.defs.metrics.schedules import build_metrics_job, build_metrics_schedule
 from orchestration.defs.senders.assets import build_message_events, build_outbox_check
 from orchestration.defs.senders.sensors import build_send_after_tick, build_send_job
@@ -20,18 +21,20 @@ def build_definitions(workspace: Workspace, *, metrics_timezone: str = "UTC") ->
     prepared = prepare_project(workspace)
     models = build_journey_models(prepared)
     sender = build_message_events(prepared)
+    published = build_published_outputs(prepared)
     tick_job, metrics_job, send_job = (
         build_tick_job(models),
-        build_metrics_job(models),
+        build_metrics_job(models, published),
         build_send_job(sender),
     )
+    tick_schedule = build_tick_schedule(tick_job, models)
     return Definitions(
-        assets=[models, sender],
+        assets=[models, sender, published],
         asset_checks=[build_outbox_check(prepared, sender), build_rejected_rows_check(prepared, models)],
         jobs=[tick_job, metrics_job, send_job],
         schedules=[
-            build_tick_schedule(tick_job, models),
-            build_metrics_schedule(metrics_job, metrics_timezone),
+            tick_schedule,
+            build_metrics_schedule(metrics_job, metrics_timezone, tick_schedule.default_status),
         ],
         sensors=[build_send_after_tick(tick_job, send_job, sender)],
         resources={"dbt": dbt_resource(prepared)},

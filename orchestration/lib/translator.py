@@ -1,23 +1,119 @@
-"""How dbt nodes appear in Dagster: one asset group per dbt folder (staging, journeys, marts)."""
+"""How dbt nodes appear in Dagster, grouped as a CRM user reads the pipeline: sources -> journeys ->
+outbox -> metrics. A journey's history asset carries the journey itself: its name, YAML file, node counts
+and picture, instead of its generated SQL."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dagster import AssetKey
+from dagster import AssetKey, MetadataValue, TableColumn, TableRecord, TableSchema
 from dagster_dbt import DagsterDbtTranslator
+
+if TYPE_CHECKING:
+    from orchestration.lib.dbt_project import PreparedProject
+
+FOLDER_GROUPS = {
+    "staging": "sources",
+    "quality": "sources",
+    "intermediate": "journeys",
+    "journeys": "journeys",
+    "marts": "journeys",
+}
+"""A model's group by its dbt folder, unless its config says otherwise (`meta: {dagster: {group: ...}}`):
+the metric marts (tables) are `metrics`, the outbox `outbox`."""
+METRICS_GROUP = "metrics"
 
 
 class JourneysTranslator(DagsterDbtTranslator):
-    """Groups follow the project's layers, so a new model lands in the right group without code changes."""
+    """Groups follow the project's layers, so a new model lands in the right group without code changes.
+
+    Given the prepared project, journey history models (meta `journey_id`) get the journey's picture."""
+
+    def __init__(self, prepared: PreparedProject | None = None) -> None:
+        super().__init__()
+        self.prepared = prepared
+        self._journeys: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        # fqn is [project, folder, ..., name]; sources add the source name: [project, folder, source, table]
+        if dbt_resource_props.get("resource_type") == "source":
+            return "sources"
+        configured = _meta(dbt_resource_props).get("dagster", {}).get("group")
+        if configured:
+            return configured
         fqn = dbt_resource_props["fqn"]
-        return fqn[1] if len(fqn) > 2 else None
+        folder = fqn[1] if len(fqn) > 2 else None
+        if folder == "marts" and dbt_resource_props.get("config", {}).get("materialized") == "table":
+            return METRICS_GROUP
+        return FOLDER_GROUPS.get(folder or "", folder)
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        journey_id = _meta(dbt_resource_props).get("journey_id")
+        if journey_id and self._journey(journey_id):
+            return self._journey(journey_id)[0]
+        return super().get_description(dbt_resource_props)
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        metadata = dict(super().get_metadata(dbt_resource_props))
+        journey_id = _meta(dbt_resource_props).get("journey_id")
+        if journey_id and self._journey(journey_id):
+            metadata.update(self._journey(journey_id)[1])
+        return metadata
+
+    def _journey(self, journey_id: str) -> tuple[str, dict[str, Any]] | None:
+        if self.prepared is None or journey_id not in self.prepared.built.project.journeys:
+            return None
+        if journey_id not in self._journeys:
+            self._journeys[journey_id] = journey_asset_story(self.prepared, journey_id)
+        return self._journeys[journey_id]
+
+
+def _meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {**props.get("meta", {}), **props.get("config", {}).get("meta", {})}
+
+
+def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str, dict[str, Any]]:
+    """The description (markdown: what the journey is, its counts, its picture) and the metadata of a
+    journey's history asset, from the outputs published by the last tick."""
+    from journey_compiler.show.picture import figures_of
+    from journey_compiler.show.svg import journey_svg
+    from journey_compiler.show.tables import NODE_COLUMNS, node_rows
+
+    project, warehouse = prepared.built.project, prepared.workspace.warehouse
+    journey = project.journeys[journey_id]
+    figures = figures_of(project, warehouse, journey_id)
+    yaml_file = project.root.parent / project.origin("journeys", journey_id).doc.file
+    picture = base64.b64encode(journey_svg(journey, figures).encode()).decode()
+    image = f"![{journey_id}](data:image/svg+xml;base64,{picture})"
+    rows = node_rows(journey, figures)
+    as_of = f"as of the tick at {figures.as_of:%Y-%m-%d %H:%M} UTC" if figures.as_of else "no tick yet"
+    table = ["| " + " | ".join(NODE_COLUMNS) + " |", "|" + " --- |" * len(NODE_COLUMNS)]
+    table += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    description = "\n".join(
+        [
+            f"**{journey.name or journey_id}** (`{journey_id}`): the journey's append-only history, "
+            f"compiled from `{yaml_file.name}`. {figures.entered:,} entered, {as_of}.",
+            "",
+            *table,
+            "",
+            image,
+        ]
+    )
+    schema = TableSchema(columns=[TableColumn(name) for name in NODE_COLUMNS])
+    metadata = {
+        "journey/name": MetadataValue.text(journey.name or journey_id),
+        "journey/yaml": MetadataValue.path(str(yaml_file)),
+        "journey/entered": MetadataValue.int(figures.entered),
+        "journey/counts_as_of": MetadataValue.text(as_of),
+        "journey/nodes": MetadataValue.table(
+            [TableRecord(dict(zip(NODE_COLUMNS, row, strict=True))) for row in rows], schema=schema
+        ),
+        "journey/picture": MetadataValue.md(image),
+    }
+    return description, metadata
 
 
 def source_asset_key(manifest: Path, table: str, translator: DagsterDbtTranslator) -> AssetKey:

@@ -20,6 +20,17 @@ SCHEDULES = {"tick_schedule": ("*/5 * * * *", "UTC"), "metrics_schedule": ("0 5,
 SENDER = "control/message_events"
 METRIC_TABLE = "journeys/journey_node_daily"
 ANCHORS = {"staging/stg_raw__events", "journeys/journey_state", "journeys/send_queue", METRIC_TABLE}
+PUBLISHED = "published_outputs"
+ANCHOR_GROUPS = {
+    "staging/stg_raw__events": "sources",
+    "journeys_internal/jrn_welcome_series": "journeys",
+    "journeys/journey_state": "journeys",
+    "journeys/send_queue": "outbox",
+    METRIC_TABLE: "metrics",
+    "journeys/journey_metrics": "metrics",
+    "journeys/journey_experiments": "metrics",
+    PUBLISHED: "metrics",
+}
 
 
 def dbt_models(workspace: Workspace) -> dict[str, dict[str, Any]]:
@@ -42,16 +53,23 @@ def test_definitions_snapshot(defs: Definitions, workspace: Workspace) -> None:
     }
     models = dbt_models(workspace)
     folders = {key: Path(model["original_file_path"]).parts[1] for key, model in models.items()}
-    assert groups == folders | {SENDER: "senders"}
-    assert set(folders.values()) == {"staging", "intermediate", "journeys", "marts"}
+    assert set(folders.values()) == {"staging", "quality", "intermediate", "journeys", "marts"}
+    # groups read as a CRM user follows the pipeline: sources -> journeys -> outbox -> metrics
+    assert {k: g for k, g in groups.items() if k in ANCHOR_GROUPS} == ANCHOR_GROUPS
+    assert {groups[key] for key, folder in folders.items() if folder in ("staging", "quality")} == {"sources"}
+    assert set(groups.values()) == {"sources", "journeys", "outbox", "metrics", "senders"}
+    metric_tables = {key for key, model in models.items() if model["config"]["materialized"] == "table"}
+    assert {groups[key] for key in metric_tables} == {"metrics"}
     journeys = prepare_project(workspace).built.compiled.journeys
     assert {f"journeys_internal/{model_name(j)}" for j in journeys} <= set(models)
     assert set(models) >= ANCHORS
 
     tick_models = {key for key, model in models.items() if "tick" in model["tags"]}
-    assert job_assets(defs, "tick") == set(models) - {METRIC_TABLE}
+    assert job_assets(defs, "tick") == set(models) - metric_tables
     metrics = job_assets(defs, "metrics")
-    assert {METRIC_TABLE, "journeys/journey_transitions", "journeys/send_queue"} <= metrics <= set(models)
+    assert {METRIC_TABLE, "journeys/journey_state", "journeys/send_queue"} <= metrics
+    assert metrics <= set(models) | {PUBLISHED}
+    assert PUBLISHED in metrics
     assert not metrics & tick_models
     assert job_assets(defs, "send") == {SENDER}
     schedules = {s.name: (s.cron_schedule, s.execution_timezone) for s in defs.schedules or []}

@@ -4,7 +4,7 @@
     clicked, failed, suppressed) and goal_<id> completions. A group counts only what happened from its
     assignment on (messages created, goals completed at or after reached_at).
 -#}
-{{ config(schema='journeys_internal') }}
+{{ config(schema='journeys_internal', meta={'dagster': {'group': 'metrics'}}) }}
 
 with reach as (
     select * from {{ ref('int_journey_reach') }}

@@ -4,7 +4,7 @@
     variant, reached when the entry left that node by it). An ab_race's winner traffic has no group and
     appears only in '(all)'. Metric windows count from reached_at (docs/metrics.md).
 -#}
-{{ config(schema='journeys_internal') }}
+{{ config(schema='journeys_internal', meta={'dagster': {'group': 'metrics'}}) }}
 
 with records as (
     select * from {{ ref('int_journey_records') }}

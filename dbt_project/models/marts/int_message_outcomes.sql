@@ -3,7 +3,7 @@
     and why it was suppressed (by the tick: blacklist, quiet hours...; or at dispatch: caps, exclusivity).
     The channel mart, the node mart and the built-in metrics all count from here.
 -#}
-{{ config(schema='journeys_internal') }}
+{{ config(schema='journeys_internal', meta={'dagster': {'group': 'metrics'}}) }}
 
 with sends as (
     select * from {{ ref('send_queue') }}

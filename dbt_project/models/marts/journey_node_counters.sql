@@ -9,6 +9,7 @@
     incremental_strategy='append',
     on_schema_change='append_new_columns',
     tags=['tick'],
+    meta={'dagster': {'group': 'metrics'}},
 ) }}
 
 with tick as (

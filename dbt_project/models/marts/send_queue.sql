@@ -1,5 +1,7 @@
 {#- The outbox: one row per message. status: the latest outcome the senders recorded, else `queued`, or
     `suppressed` when the tick itself suppressed it (blacklist, quiet hours with drop; see suppressed_by). -#}
+{{ config(meta={'dagster': {'group': 'outbox'}}) }}
+
 with records as (
     select * from {{ ref('int_journey_records') }}
 ),

@@ -1,4 +1,5 @@
-"""The metrics job: refreshes the metric marts (and the views they read) four times a day."""
+"""The metrics job: recomputes the metric marts (and the views they read) four times a day, then publishes
+the outputs for BI. Its schedule starts in the same state as the tick schedule (README)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 from dagster import (
     AssetsDefinition,
     AssetSelection,
+    DefaultScheduleStatus,
     ScheduleDefinition,
     define_asset_job,
 )
@@ -20,17 +22,32 @@ if TYPE_CHECKING:
 METRICS_CRON = "0 5,11,17,23 * * *"
 
 
-def build_metrics_job(models: AssetsDefinition) -> UnresolvedAssetJobDefinition:
-    """The metric marts and the models upstream of them but the tick models: only ticks advance journeys."""
+def build_metrics_job(
+    models: AssetsDefinition, published: AssetsDefinition | None = None
+) -> UnresolvedAssetJobDefinition:
+    """The metric marts and the models upstream of them but the tick models (only ticks advance journeys),
+    then the published copy."""
     upstream_models = metric_marts(models).upstream() & AssetSelection.assets(models)
+    selection = upstream_models - tick_models(models)
+    if published is not None:
+        selection = selection | AssetSelection.assets(published)
     return define_asset_job(
         "metrics",
-        selection=upstream_models - tick_models(models),
-        description="Refresh the metric marts from the journeys' state as of the last tick.",
+        selection=selection,
+        description="Recompute the metric marts from the journeys' state as of the last tick, and publish "
+        "every output as Parquet for BI tools.",
     )
 
 
-def build_metrics_schedule(job: UnresolvedAssetJobDefinition, timezone: str) -> ScheduleDefinition:
+def build_metrics_schedule(
+    job: UnresolvedAssetJobDefinition,
+    timezone: str,
+    default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
+) -> ScheduleDefinition:
     return ScheduleDefinition(
-        name="metrics_schedule", cron_schedule=METRICS_CRON, job=job, execution_timezone=timezone
+        name="metrics_schedule",
+        cron_schedule=METRICS_CRON,
+        job=job,
+        execution_timezone=timezone,
+        default_status=default_status,
     )

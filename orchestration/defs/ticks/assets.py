@@ -44,7 +44,7 @@ def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
     @dbt_assets(
         manifest=prepared.manifest,
         project=prepared.dbt_project,
-        dagster_dbt_translator=JourneysTranslator(),
+        dagster_dbt_translator=JourneysTranslator(prepared),
         pool=WAREHOUSE_POOL,
         name="journey_models",
     )
