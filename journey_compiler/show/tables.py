@@ -36,21 +36,33 @@ def experiments_table(journey_id: str, experiments: list[dict[str, str]]) -> Tab
     return table
 
 
-def nodes_table(journey: cfg.Journey, figures: JourneyFigures) -> Table:
-    as_of = f"as of the tick at {figures.as_of}" if figures.as_of else "no tick yet"
-    table = Table(title=f"{journey.id}: {figures.entered:,} entered ({as_of})", title_justify="left")
-    for name in ("node", "does", "arrived", "waiting now", "left by branch", "drop-off", "messages"):
-        table.add_column(name, justify="right" if name in ("arrived", "waiting now") else "left")
+NODE_COLUMNS = ("node", "does", "arrived", "waiting now", "left by branch", "drop-off", "messages")
+
+
+def node_rows(journey: cfg.Journey, figures: JourneyFigures) -> list[tuple[str, ...]]:
+    """One row per node in NODE_COLUMNS order: the same figures the picture shows."""
+    shown = []
     for node_id, node in journey.nodes.items():
         f = figures.nodes.get(node_id) or NodeFigures()
-        branches = ", ".join(f"{b} {n:,}" for b, n in f.left.items())
+        order = [*node.successors(), *sorted(set(f.left) - set(node.successors()))]  # type: ignore[attr-defined]
+        branches = ", ".join(f"{b} {f.left[b]:,}" for b in order if b in f.left)
         dropped = ", ".join(f"{r} {n:,}" for r, n in f.exited.items())
         messages = ""
         if f.messages is not None:
             messages = " · ".join(
                 f"{s} {f.messages.get(s, 0):,}" for s in ("queued", *DELIVERY) if f.messages.get(s)
             )
-        table.add_row(
-            node_id, describe(node), f"{f.arrived:,}", f"{f.waiting:,}", branches, dropped, messages
+        shown.append(
+            (node_id, describe(node), f"{f.arrived:,}", f"{f.waiting:,}", branches, dropped, messages)
         )
+    return shown
+
+
+def nodes_table(journey: cfg.Journey, figures: JourneyFigures) -> Table:
+    as_of = f"as of the tick at {figures.as_of}" if figures.as_of else "no tick yet"
+    table = Table(title=f"{journey.id}: {figures.entered:,} entered ({as_of})", title_justify="left")
+    for name in NODE_COLUMNS:
+        table.add_column(name, justify="right" if name in ("arrived", "waiting now") else "left")
+    for row in node_rows(journey, figures):
+        table.add_row(*row)
     return table
