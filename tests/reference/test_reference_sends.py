@@ -233,3 +233,26 @@ def test_approval_after_72_hours_cancels(make_ref):
     ref.control("double11_promo", "approve", PLANNED + 73 * H)
     ref.run([PLANNED + timedelta(days=4)])
     assert ref.state() == []
+
+
+def test_cap_whitelist_members_are_flagged_exempt_when_the_message_is_created(make_ref):
+    """Spec section 2: the "frequency-cap whitelist segment (caps do not apply)"; channels.yaml names
+    `staff` (tag: staff) for every send; the dispatcher applies the caps, the tick flags the exemption."""
+    journey = (
+        'id: plain\ntimezone: UTC\nactive: {from: "2026-01-01T00:00:00Z"}\n'
+        "entry:\n  event: {did: {event: signup}}\n"
+        "nodes:\n  hello:\n    send: {channel: sms, template: recall_sms}\n"
+    )
+    ref = make_ref({"plain": journey})
+    at = datetime(2026, 3, 3, 9, 0)
+    for pid in ("staffer", "customer", "staff_later"):
+        ref.profile(pid)
+        ref.event(f"{pid}_s", pid, "signup", at)
+    ref.tag("staffer", "staff", at - H)
+    ref.tag("staff_later", "staff", at + M)
+    ref.run([at + H])
+    assert {m.profile_id: m.cap_exempt for m in ref.sends()} == {
+        "staffer": True,
+        "customer": False,
+        "staff_later": False,
+    }
