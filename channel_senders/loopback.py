@@ -72,8 +72,11 @@ class _FreePortController(Controller):
 class LocalSmtpServer:
     """Accepts every email (after the scripted `first_replies`, e.g. `["451 try later"]`) and keeps it."""
 
-    def __init__(self, first_replies: Sequence[str] = (), port: int = 0) -> None:
+    def __init__(self, first_replies: Sequence[str] = (), port: int = 0, keep: bool = True) -> None:
         self.received: list[ReceivedEmail] = []
+        self.count = 0
+        """Emails accepted (also when `keep` is off, for load tests that only count)."""
+        self._keep = keep
         self._replies = _Replies(first_replies, "250 OK")
         self._requested_port = port
         self._controller: Controller | None = None
@@ -81,6 +84,8 @@ class LocalSmtpServer:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         reply = self._replies.next()
         if reply.startswith("250"):
+            self.count += 1
+        if reply.startswith("250") and self._keep:
             content = envelope.content if isinstance(envelope.content, bytes) else b""
             # SMTP carries CRLF line ends; store the email as the template wrote it, with plain newlines
             parsed = message_from_bytes(content.replace(b"\r\n", b"\n"), policy=policy.default)

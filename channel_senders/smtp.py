@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
-from email import policy
-from email.message import EmailMessage
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.text import MIMEText
+from email.policy import compat32
 from email.utils import formatdate, parseaddr
 
 from channel_senders.protocol import (
@@ -27,6 +29,11 @@ from channel_senders.protocol import (
 from journey_compiler.config.channels import SmtpChannel
 
 _TIMEOUT_SECONDS = 10.0
+_UTF8 = Charset("utf-8")
+_UTF8.body_encoding = QP  # readable in transit, safe for any text
+_WIRE = compat32.clone(linesep="\r\n")
+"""The legacy email API: several times faster than `policy.default` (whose header objects dominated the
+cost of a send), and all a plain-text email needs."""
 
 
 def message_id_header(message_id: str, sender: str) -> str:
@@ -105,14 +112,14 @@ class SmtpTransport:
         body = message.content.body
         if not isinstance(body, str):
             raise PermanentFailure("an email template needs a text body")
-        email = EmailMessage()
+        subject = message.content.subject or ""
+        email = MIMEText(body, "plain", _UTF8)  # type: ignore[arg-type]
         email["From"] = self._channel.sender
         email["To"] = message.to
-        email["Subject"] = message.content.subject or ""
+        email["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
         email["Date"] = formatdate(usegmt=True)
         email["Message-ID"] = message_id = message_id_header(message.message_id, self._channel.sender)
-        email.set_content(body)
-        return email.as_bytes(policy=policy.SMTP), message_id
+        return email.as_bytes(policy=_WIRE), message_id
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         data, message_id = self._email(message)
