@@ -48,6 +48,8 @@ def json_text(value: Any) -> str | None:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
+    if isinstance(value, date):  # detail rows may hold dates and timestamps as such
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"))
     return json.dumps(value)

@@ -47,4 +47,5 @@ def test_declared_types_convert_like_try_cast():
     assert typed("true", "boolean") is True
     assert typed("2026-03-02", "date") == date(2026, 3, 2)
     assert typed(None, "bigint") is None
+    assert typed(date(2026, 3, 2), "date") == date(2026, 3, 2)  # a detail row may hold a date as such
     assert passes("lifetime_value >= 100", {"lifetime_value": typed("150", "double")})
