@@ -54,7 +54,7 @@ def _existing(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [name for name in OUTPUTS if name in present]
 
 
-def _replace(target: Path, write: Callable[[Path], object]) -> None:
+def replace_atomically(target: Path, write: Callable[[Path], object]) -> None:
     """Write through `write(temporary path)`, then rename over `target` in one step."""
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -73,13 +73,15 @@ def publish_outputs(
     tables = _existing(con)
     for table in tables:
         relation = con.table(f"{SCHEMA}.{table}")
-        _replace(published_file(Path(warehouse), table), lambda path, r=relation: r.write_parquet(str(path)))
+        replace_atomically(
+            published_file(Path(warehouse), table), lambda path, r=relation: r.write_parquet(str(path))
+        )
     manifest = {
         "tables": tables,
         "as_of_tick": as_of.isoformat() if as_of else None,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    _replace(folder / MANIFEST, lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n"))
+    replace_atomically(folder / MANIFEST, lambda path: path.write_text(json.dumps(manifest, indent=2) + "\n"))
     _write_views(folder, tables)
     return folder
 
@@ -105,5 +107,5 @@ def _write_views(folder: Path, tables: list[str]) -> None:
             for table in tables:
                 views.execute(view_sql(folder, table))
 
-    _replace(target, write)
+    replace_atomically(target, write)
     stamp.write_text(",".join(tables))

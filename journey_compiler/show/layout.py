@@ -77,8 +77,9 @@ def lay_out(
         roots = [v for v in component.sV if not v.e_in()]
         layout.init_all(roots=roots)
         layout.draw()
-        left = min(v.view.xy[0] - v.view.w / 2 for v in component.sV)
-        right = max(v.view.xy[0] + v.view.w / 2 for v in component.sV)
+        bends = [x for link in component.sE for x, _ in link.view.points]
+        left = min([v.view.xy[0] - v.view.w / 2 for v in component.sV] + bends)
+        right = max([v.view.xy[0] + v.view.w / 2 for v in component.sV] + bends)
         for vertex in component.sV:
             x, y = vertex.view.xy
             placed[vertex.data] = (x - left + offset, y)
@@ -91,6 +92,7 @@ def lay_out(
         for node, (x, y) in placed.items()
     }
     shifted = {key: [(x + margin, y + margin) for x, y in points] for key, points in routes.items()}
-    width = max(b.x + b.w for b in boxes.values()) + margin
-    height = max(b.y + b.h for b in boxes.values()) + margin
+    points = [p for line in shifted.values() for p in line]
+    width = max([b.x + b.w for b in boxes.values()] + [x for x, _ in points]) + margin
+    height = max([b.y + b.h for b in boxes.values()] + [y for _, y in points]) + margin
     return Layout(boxes, shifted, width, height)

@@ -21,9 +21,9 @@ from journey_compiler.runtime.publish import MANIFEST, OUTPUTS, published_dir, p
 
 @contextmanager
 def open_outputs(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection in which `journeys.<output>` names each published output."""
+    """A connection in which `journeys.<output>` names each published output (none before the first tick)."""
     folder = published_dir(warehouse)
-    if not (folder / MANIFEST).exists():
+    if not (folder / MANIFEST).exists() and warehouse.exists():
         with connect(warehouse, read_only=True) as con:
             yield con
         return

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from journey_compiler.config.project import Project
 from journey_compiler.errors import JourneysError
+from journey_compiler.runtime.publish import published_dir, replace_atomically
 from journey_compiler.show.figures import JourneyFigures, journey_figures
 from journey_compiler.show.html import journey_html
 from journey_compiler.show.marts import experiment_rows, metric_table
@@ -37,3 +38,24 @@ def render_picture(project: Project, warehouse: Path, journey_id: str, kind: str
         metrics, experiments = metric_table(con, journey_id), experiment_rows(con, journey_id)
     yaml_file = project.origin("journeys", journey_id).doc.file
     return journey_html(journey, yaml_file, journey_picture(journey, figures), metrics, experiments)
+
+
+def pictures_dir(warehouse: Path) -> Path:
+    return published_dir(warehouse) / "pictures"
+
+
+def write_picture(project: Project, warehouse: Path, journey_id: str) -> Path:
+    """The journey's SVG and HTML picture beside the published outputs (each replaced atomically), for the
+    Dagster asset pages and anyone browsing the folder; returns the SVG's path."""
+    folder = pictures_dir(warehouse)
+    folder.mkdir(parents=True, exist_ok=True)
+    for kind in ("svg", "html"):
+        text = render_picture(project, warehouse, journey_id, kind)
+        replace_atomically(folder / f"{journey_id}.{kind}", lambda path, t=text: path.write_text(t))
+    return folder / f"{journey_id}.svg"
+
+
+def write_pictures(project: Project, warehouse: Path) -> dict[str, Path]:
+    return {
+        journey_id: write_picture(project, warehouse, journey_id) for journey_id in sorted(project.journeys)
+    }

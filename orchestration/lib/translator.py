@@ -4,7 +4,6 @@ and picture, instead of its generated SQL."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -76,18 +75,17 @@ def _meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str, dict[str, Any]]:
-    """The description (markdown: what the journey is, its counts, its picture) and the metadata of a
-    journey's history asset, from the outputs published by the last tick."""
-    from journey_compiler.show.picture import figures_of
-    from journey_compiler.show.svg import journey_svg
+    """The description (markdown: what the journey is, its counts per node, where its picture is) and the
+    metadata of a journey's history asset, from the outputs published by the last tick. The picture is a
+    file beside them: Dagster's markdown shows no inline images."""
+    from journey_compiler.show.picture import figures_of, write_picture
     from journey_compiler.show.tables import NODE_COLUMNS, node_rows
 
     project, warehouse = prepared.built.project, prepared.workspace.warehouse
     journey = project.journeys[journey_id]
     figures = figures_of(project, warehouse, journey_id)
+    picture = write_picture(project, warehouse, journey_id)
     yaml_file = project.root.parent / project.origin("journeys", journey_id).doc.file
-    picture = base64.b64encode(journey_svg(journey, figures).encode()).decode()
-    image = f"![{journey_id}](data:image/svg+xml;base64,{picture})"
     rows = node_rows(journey, figures)
     as_of = f"as of the tick at {figures.as_of:%Y-%m-%d %H:%M} UTC" if figures.as_of else "no tick yet"
     table = ["| " + " | ".join(NODE_COLUMNS) + " |", "|" + " --- |" * len(NODE_COLUMNS)]
@@ -95,11 +93,12 @@ def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str
     description = "\n".join(
         [
             f"**{journey.name or journey_id}** (`{journey_id}`): the journey's append-only history, "
-            f"compiled from `{yaml_file.name}`. {figures.entered:,} entered, {as_of}.",
+            f"compiled from `{yaml_file}`. {figures.entered:,} entered, {as_of}.",
             "",
             *table,
             "",
-            image,
+            f"Picture with these counts: `{picture}` (HTML with metrics and the A/B table next to it; "
+            f"`journeys show {journey_id} --out FILE.svg` draws it afresh).",
         ]
     )
     schema = TableSchema(columns=[TableColumn(name) for name in NODE_COLUMNS])
@@ -111,7 +110,8 @@ def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str
         "journey/nodes": MetadataValue.table(
             [TableRecord(dict(zip(NODE_COLUMNS, row, strict=True))) for row in rows], schema=schema
         ),
-        "journey/picture": MetadataValue.md(image),
+        "journey/picture": MetadataValue.path(str(picture)),
+        "journey/picture_html": MetadataValue.path(str(picture.with_suffix(".html"))),
     }
     return description, metadata
 

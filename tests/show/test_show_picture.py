@@ -119,7 +119,10 @@ def test_the_journey_asset_tells_the_story(shown):
     description = translator.get_description(props)
     assert "**Welcome series** (`welcome_series`)" in description
     assert "welcome_series.yaml" in description and "5 entered" in description
-    assert "data:image/svg+xml;base64," in description
+    picture = Path(translator._journey("welcome_series")[1]["journey/picture"].path)
+    assert f"`{picture}`" in description
+    assert "exit_when 1" in ET.fromstring(picture.read_text()).findtext(f".//{SVG}text[@class='drop']")
+    assert picture.with_suffix(".html").read_text().startswith("<!DOCTYPE html>")
     assert len(description) < 20_000, "no generated SQL on the asset page"
     metadata = translator._journey("welcome_series")[1]  # what get_metadata adds to dbt's own
     assert metadata["journey/yaml"].path.endswith("journeys/welcome_series.yaml")

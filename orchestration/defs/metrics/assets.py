@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.publish import publish_outputs, published_dir
+from journey_compiler.show.picture import write_pictures
 from orchestration.defs.ticks.assets import WAREHOUSE_POOL
 from orchestration.lib.dbt_project import PreparedProject
 from orchestration.lib.translator import METRICS_GROUP, JourneysTranslator
@@ -33,7 +34,8 @@ def build_published_outputs(prepared: PreparedProject) -> AssetsDefinition:
         deps=mart_keys(prepared),
         pool=WAREHOUSE_POOL,
         description="The spec's outputs and the metric marts as Parquet files beside the warehouse "
-        f"({published_dir(warehouse).name}/), replaced atomically: BI tools read them while ticks write.",
+        f"({published_dir(warehouse).name}/), replaced atomically: BI tools read them while ticks write. "
+        "Also every journey's picture with its counts (pictures/<journey>.svg and .html).",
     )
     def published_outputs(context: AssetExecutionContext) -> MaterializeResult:
         with (
@@ -42,11 +44,13 @@ def build_published_outputs(prepared: PreparedProject) -> AssetsDefinition:
         ):
             (as_of,) = con.execute(_LAST_TICK).fetchone() or (None,)
             folder = publish_outputs(con, warehouse, as_of=as_of)
+        pictures = write_pictures(prepared.built.project, warehouse)
         return MaterializeResult(
             metadata={
                 "folder": MetadataValue.path(str(folder)),
                 "as_of_tick": MetadataValue.text(str(as_of)),
                 "tables": MetadataValue.json(sorted(p.stem for p in folder.glob("*.parquet"))),
+                "pictures": MetadataValue.json({j: str(p) for j, p in pictures.items()}),
             }
         )
 
