@@ -8,6 +8,8 @@ and no longer.
 
 from __future__ import annotations
 
+import duckdb
+
 from journey_compiler.runtime.dbt import run_dbt
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.publish import publish_outputs
@@ -17,16 +19,28 @@ from journey_compiler.runtime.workspace import BuiltProject, Workspace
 METRIC_MARTS = "path:models/marts,config.materialized:table"
 """Marts stored as tables are the metric snapshots; the other marts are views, current at every tick."""
 _LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
+_DEPLOYED = "select digest from journeys.deployment order by deployed_at desc limit 1"
+_TABLE = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
 
 
-def recompute_args() -> list[str]:
-    """The metric tables and the views they read, but never a tick model: only ticks advance journeys."""
+def recompute_args(views_current: bool) -> list[str]:
+    """The metric tables; when the views were deployed from another version of the models, the views they
+    read too. Never a tick model: only ticks advance journeys."""
+    if views_current:
+        return ["run", "--select", METRIC_MARTS]
     return ["run", "--select", f"+{METRIC_MARTS}", "--exclude", f"tag:{TICK_TAG}"]
 
 
 def recompute_metrics(workspace: Workspace, built: BuiltProject) -> None:
     with exclusive(workspace.warehouse, "journeys metrics --recompute"):
-        run_dbt(built.dbt_dir, workspace.warehouse, recompute_args())
+        with connect(workspace.warehouse) as con:
+            deployed = con.execute(_DEPLOYED).fetchone() if _has_deployment(con) else None
+        run_dbt(built.dbt_dir, workspace.warehouse, recompute_args(deployed == (built.digest,)))
         with connect(workspace.warehouse) as con:
             (as_of,) = con.execute(_LAST_TICK).fetchone() or (None,)
             publish_outputs(con, workspace.warehouse, as_of=as_of)
+
+
+def _has_deployment(con: duckdb.DuckDBPyConnection) -> bool:
+    found = con.execute(_TABLE, ["journeys", "deployment"]).fetchone()
+    return found is not None

@@ -3,6 +3,7 @@ outputs. The same picture is the Dagster asset's description."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from journey_compiler.config.project import Project
@@ -51,7 +52,7 @@ def write_picture(project: Project, warehouse: Path, journey_id: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for kind in ("svg", "html"):
         text = render_picture(project, warehouse, journey_id, kind)
-        replace_atomically(folder / f"{journey_id}.{kind}", lambda path, t=text: path.write_text(t))
+        replace_atomically(folder / f"{journey_id}.{kind}", partial(Path.write_text, data=text))
     return folder / f"{journey_id}.svg"
 
 

@@ -41,7 +41,7 @@ NODE_COLUMNS = ("node", "does", "arrived", "waiting now", "left by branch", "dro
 
 def node_rows(journey: cfg.Journey, figures: JourneyFigures) -> list[tuple[str, ...]]:
     """One row per node in NODE_COLUMNS order: the same figures the picture shows."""
-    shown = []
+    shown: list[tuple[str, ...]] = []
     for node_id, node in journey.nodes.items():
         f = figures.nodes.get(node_id) or NodeFigures()
         order = [*node.successors(), *sorted(set(f.left) - set(node.successors()))]  # type: ignore[attr-defined]

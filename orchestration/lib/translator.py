@@ -50,19 +50,15 @@ class JourneysTranslator(DagsterDbtTranslator):
         return FOLDER_GROUPS.get(folder or "", folder)
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
-        journey_id = _meta(dbt_resource_props).get("journey_id")
-        if journey_id and self._journey(journey_id):
-            return self._journey(journey_id)[0]
-        return super().get_description(dbt_resource_props)
+        story = self._journey(_meta(dbt_resource_props).get("journey_id"))
+        return story[0] if story else super().get_description(dbt_resource_props)
 
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
-        metadata = dict(super().get_metadata(dbt_resource_props))
-        journey_id = _meta(dbt_resource_props).get("journey_id")
-        if journey_id and self._journey(journey_id):
-            metadata.update(self._journey(journey_id)[1])
-        return metadata
+        story = self._journey(_meta(dbt_resource_props).get("journey_id"))
+        return {**super().get_metadata(dbt_resource_props), **(story[1] if story else {})}
 
-    def _journey(self, journey_id: str) -> tuple[str, dict[str, Any]] | None:
+    def _journey(self, journey_id: str | None) -> tuple[str, dict[str, Any]] | None:
+        """A journey history model's (description, metadata); None for every other model."""
         if self.prepared is None or journey_id not in self.prepared.built.project.journeys:
             return None
         if journey_id not in self._journeys:

@@ -28,7 +28,7 @@ def build_metrics_job(
     """The metric marts and the models upstream of them but the tick models (only ticks advance journeys),
     then the published copy."""
     upstream_models = metric_marts(models).upstream() & AssetSelection.assets(models)
-    selection = upstream_models - tick_models(models)
+    selection: AssetSelection = upstream_models - tick_models(models)
     if published is not None:
         selection = selection | AssetSelection.assets(published)
     return define_asset_job(
