@@ -1037,18 +1037,8 @@ class JourneySql:
         """`test_share` % of the traffic is split evenly among the variants at once (its A/B group is the
         variant); the rest waits until an operator picks the winner (`journeys pick-winner`, the first pick
         counts), then flows to it, at the pick's logical time or on arrival after it."""
-        spec: cfg.AbRaceSpec = step.node.ab_race  # type: ignore[attr-defined]
         at = f"at_{step.id}"
-        slot = bucket(lit(self.plan.id), col("entry_id", at), lit(step.id))
-        share = spec.test_share * BUCKETS / 100
-        ifs = [
-            exp.If(
-                this=exp.LT(this=slot.copy(), expression=lit(round(share * (i + 1) / len(spec.variants)))),
-                true=lit(variant.id),
-            )
-            for i, variant in enumerate(spec.variants)
-        ]
-        variant = exp.Case(ifs=ifs)
+        variant = self.race_variant(step, col("entry_id", at))
         winner = (
             exp.select(col("value"), col("effective_at"))
             .from_(ref("stg_control__journey_controls"))
@@ -1083,6 +1073,20 @@ class JourneySql:
         # the test traffic carries its variant as A/B group; the rest keeps what it had
         return query, exp.func("COALESCE", col("variant"), col("ab_group"))
 
+    def race_variant(self, step: Step, entry_id: exp.Expression) -> exp.Expression:
+        """The variant an arrival tests (by its bucket), or NULL for the traffic that waits for the winner."""
+        spec: cfg.AbRaceSpec = step.node.ab_race  # type: ignore[attr-defined]
+        slot = bucket(lit(self.plan.id), entry_id, lit(step.id))
+        share = spec.test_share * BUCKETS / 100
+        ifs = [
+            exp.If(
+                this=exp.LT(this=slot.copy(), expression=lit(round(share * (i + 1) / len(spec.variants)))),
+                true=lit(variant.id),
+            )
+            for i, variant in enumerate(spec.variants)
+        ]
+        return exp.Case(ifs=ifs)
+
     def finish_ab_race(self, step: Step) -> None:
         """Tell the operator once when the test phase is over: `test_ends_after` after the race's first
         arrival, or at the `sample_size`-th test arrival, whichever comes first."""
@@ -1090,7 +1094,10 @@ class JourneySql:
         if spec.notify is None:
             return
         arrivals = exp.union(
-            exp.select(exp.alias_(col("logical_at"), "arrived_at"), exp.alias_(col("branch"), "variant"))
+            exp.select(
+                exp.alias_(col("logical_at"), "arrived_at"),
+                exp.alias_(self.race_variant(step, col("entry_id")), "variant"),
+            )
             .from_("history")
             .where(
                 exp.and_(
