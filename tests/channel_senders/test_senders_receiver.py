@@ -164,7 +164,7 @@ def test_callbacks_are_spooled_while_another_process_holds_the_warehouse(tmp_pat
     )
     url = f"http://127.0.0.1:{port}/callbacks/sms"
     try:
-        _wait_until_listening(port)
+        _wait_until_listening(port, server)
         with exclusive(warehouse, "a long tick (test)"):
             busy = [
                 post(url, {"message_id": "m1", "status": status, "at": "2024-11-11T09:30:00Z"})
@@ -182,13 +182,18 @@ def test_callbacks_are_spooled_while_another_process_holds_the_warehouse(tmp_pat
     assert list((tmp_path / "warehouse.duckdb.callbacks").glob("*.json")) == []
 
 
-def _wait_until_listening(port: int) -> None:
-    for _ in range(200):
+def _wait_until_listening(port: int, server: subprocess.Popen) -> None:
+    """The CLI imports the whole stack first: on a loaded machine that takes a while."""
+    for _ in range(1200):
+        if server.poll() is not None:
+            raise AssertionError(
+                f"the receiver exited: {server.stderr.read().decode() if server.stderr else ''}"
+            )
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise AssertionError("the receiver did not start")
+    raise AssertionError("the receiver did not start within a minute")
 
 
 def _wait_for_rows(warehouse: Path, expected: int) -> list[tuple]:
