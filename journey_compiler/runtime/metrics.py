@@ -18,7 +18,6 @@ from journey_compiler.runtime.workspace import BuiltProject, Workspace
 
 METRIC_MARTS = "path:models/marts,config.materialized:table"
 """Marts stored as tables are the metric snapshots; the other marts are views, current at every tick."""
-_LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
 _DEPLOYED = "select digest from journeys.deployment order by deployed_at desc limit 1"
 _TABLE = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
 
@@ -37,8 +36,7 @@ def recompute_metrics(workspace: Workspace, built: BuiltProject) -> None:
             deployed = con.execute(_DEPLOYED).fetchone() if _has_deployment(con) else None
         run_dbt(built.dbt_dir, workspace.warehouse, recompute_args(deployed == (built.digest,)))
         with connect(workspace.warehouse) as con:
-            (as_of,) = con.execute(_LAST_TICK).fetchone() or (None,)
-            publish_outputs(con, workspace.warehouse, as_of=as_of)
+            publish_outputs(con, workspace.warehouse)
 
 
 def _has_deployment(con: duckdb.DuckDBPyConnection) -> bool:

@@ -35,6 +35,7 @@ OUTPUTS = (
 """Tables and views of schema `journeys` that are published (those that exist yet)."""
 SCHEMA = "journeys"
 MANIFEST = "_published.json"
+_LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
 VIEWS_FILE = "bi.duckdb"
 
 
@@ -67,7 +68,11 @@ def replace_atomically(target: Path, write: Callable[[Path], object]) -> None:
 def publish_outputs(
     con: duckdb.DuckDBPyConnection, warehouse: Path, *, as_of: datetime | None = None
 ) -> Path:
-    """Copy every published output of `con`'s warehouse to Parquet beside it; returns the folder."""
+    """Copy every published output of `con`'s warehouse to Parquet beside it; returns the folder.
+
+    `as_of` (default: the last applied tick) is recorded in the manifest."""
+    if as_of is None:
+        (as_of,) = con.execute(_LAST_TICK).fetchone() or (None,)
     folder = published_dir(Path(warehouse))
     folder.mkdir(parents=True, exist_ok=True)
     tables = _existing(con)

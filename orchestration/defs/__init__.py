@@ -9,6 +9,7 @@ from orchestration.defs.metrics.assets import build_published_outputs
 from orchestration.defs.metrics.schedules import build_metrics_job, build_metrics_schedule
 from orchestration.defs.senders.assets import build_message_events, build_outbox_check
 from orchestration.defs.senders.sensors import build_send_after_tick, build_send_job
+from orchestration.defs.sources.assets import build_source_specs
 from orchestration.defs.ticks.assets import build_journey_models
 from orchestration.defs.ticks.checks import build_rejected_rows_check
 from orchestration.defs.ticks.resources import dbt_resource
@@ -29,7 +30,7 @@ def build_definitions(workspace: Workspace, *, metrics_timezone: str = "UTC") ->
     )
     tick_schedule = build_tick_schedule(tick_job, models)
     return Definitions(
-        assets=[models, sender, published],
+        assets=[*build_source_specs(prepared, sender.keys), models, sender, published],
         asset_checks=[build_outbox_check(prepared, sender), build_rejected_rows_check(prepared, models)],
         jobs=[tick_job, metrics_job, send_job],
         schedules=[

@@ -25,6 +25,7 @@ FOLDER_GROUPS = {
 """A model's group by its dbt folder, unless its config says otherwise (`meta: {dagster: {group: ...}}`):
 the metric marts (tables) are `metrics`, the outbox `outbox`."""
 METRICS_GROUP = "metrics"
+SOURCES_GROUP = "sources"
 
 
 class JourneysTranslator(DagsterDbtTranslator):
@@ -39,7 +40,7 @@ class JourneysTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props.get("resource_type") == "source":
-            return "sources"
+            return SOURCES_GROUP
         configured = _meta(dbt_resource_props).get("dagster", {}).get("group")
         if configured:
             return configured

@@ -58,6 +58,16 @@ def test_definitions_snapshot(defs: Definitions, workspace: Workspace) -> None:
     assert {k: g for k, g in groups.items() if k in ANCHOR_GROUPS} == ANCHOR_GROUPS
     assert {groups[key] for key, folder in folders.items() if folder in ("staging", "quality")} == {"sources"}
     assert set(groups.values()) == {"sources", "journeys", "outbox", "metrics", "senders"}
+    inputs = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}.items()
+    assert {key: group for key, group in inputs if key.startswith(("raw/", "control/tick"))} == {
+        "raw/events": "sources",
+        "raw/profiles": "sources",
+        "raw/profile_tags": "sources",
+        "raw/relations": "sources",
+        "raw/trading_calendar": "sources",
+        "control/tick_context": "sources",
+        "control/tick_log": "sources",
+    }
     metric_tables = {key for key, model in models.items() if model["config"]["materialized"] == "table"}
     assert {groups[key] for key in metric_tables} == {"metrics"}
     journeys = prepare_project(workspace).built.compiled.journeys

@@ -9,12 +9,11 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.publish import publish_outputs, published_dir
+from journey_compiler.show.outputs import published_as_of
 from journey_compiler.show.picture import write_pictures
 from orchestration.defs.ticks.assets import WAREHOUSE_POOL
 from orchestration.lib.dbt_project import PreparedProject
 from orchestration.lib.translator import METRICS_GROUP, JourneysTranslator
-
-_LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
 
 
 def mart_keys(prepared: PreparedProject) -> list[AssetKey]:
@@ -42,13 +41,12 @@ def build_published_outputs(prepared: PreparedProject) -> AssetsDefinition:
             exclusive(warehouse, f"Dagster run {context.run.run_id}", notify=context.log.info),
             connect(warehouse) as con,
         ):
-            (as_of,) = con.execute(_LAST_TICK).fetchone() or (None,)
-            folder = publish_outputs(con, warehouse, as_of=as_of)
+            folder = publish_outputs(con, warehouse)
         pictures = write_pictures(prepared.built.project, warehouse)
         return MaterializeResult(
             metadata={
                 "folder": MetadataValue.path(str(folder)),
-                "as_of_tick": MetadataValue.text(str(as_of)),
+                "as_of_tick": MetadataValue.text(str(published_as_of(warehouse))),
                 "tables": MetadataValue.json(sorted(p.stem for p in folder.glob("*.parquet"))),
                 "pictures": MetadataValue.json({j: str(p) for j, p in pictures.items()}),
             }
