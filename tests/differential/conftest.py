@@ -17,8 +17,8 @@ _COMMON = dict(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )
-settings.register_profile("default", max_examples=6, **_COMMON)
-settings.register_profile("ci", max_examples=6, derandomize=True, **_COMMON)
+settings.register_profile("default", max_examples=3, **_COMMON)
+settings.register_profile("ci", max_examples=3, derandomize=True, **_COMMON)
 settings.register_profile("deep", max_examples=1000, **_COMMON)
 settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "default")

@@ -355,7 +355,7 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
                 "on_late_approval": draw(st.sampled_from(("cancel", "run_when_approved"))),
             }
         }
-    audience = draw(st.none() | st.sampled_from(RULES))
+    audience = draw(st.sampled_from((None, None, *RULES[:3], RULES[4], RULES[7])))
     if audience is not None:
         entry["audience"] = audience
     if kind == "cumulative":
@@ -452,9 +452,9 @@ def trigger_names(project: dict[str, dict[str, Any]]) -> set[str]:
 
 @st.composite
 def event_drafts(draw: st.DrawFn, profile_ids: list[str], focus: set[str]) -> list[EventDraft]:
-    """Up to 10 events; those that trigger an entry (`focus`) are drawn three times as often."""
-    kinds = EVENT_KINDS + tuple(k for k in EVENT_KINDS if k[0] in focus) * 2
-    count = draw(st.integers(0, 10))
+    """Up to 12 events; those that trigger an entry (`focus`) are drawn five times as often."""
+    kinds = EVENT_KINDS + tuple(k for k in EVENT_KINDS if k[0] in focus) * 4
+    count = draw(st.integers(0, 12))
     drafts = []
     for k in range(count):
         name, properties = draw(st.sampled_from(kinds))
