@@ -1,8 +1,9 @@
 {#-
     Fast counters, appended by every tick: what this tick added, per journey, node, A/B group and (UTC) day —
-    moves by logical day, messages created, and message outcomes the senders recorded since the previous
-    tick. Sum over tick_at for totals. journey_node_daily recomputes the same counts from scratch on the
-    metrics schedule (05/11/17/23); a re-run of a tick appends nothing.
+    moves by logical day, messages created, and message outcomes the senders and providers' callbacks
+    recorded since the previous tick (sent, failed, suppressed, delivered, read, clicked, expired). Sum over
+    tick_at for totals. journey_node_daily recomputes the same counts from scratch on the metrics schedule
+    (05/11/17/23); a re-run of a tick appends nothing.
 -#}
 {{ config(
     materialized='incremental',
@@ -70,6 +71,10 @@ outcomes as (
         count(*) filter (where message_events.status = 'sent') as sent,
         count(*) filter (where message_events.status = 'failed') as failed,
         count(*) filter (where message_events.status = 'suppressed') as suppressed,
+        count(*) filter (where message_events.status = 'delivered') as delivered,
+        count(*) filter (where message_events.status = 'read') as "read",
+        count(*) filter (where message_events.status = 'clicked') as clicked,
+        count(*) filter (where message_events.status = 'expired') as expired,
     from message_events
     inner join records as sends on sends.record = 'send' and sends.message_id = message_events.message_id
     cross join tick
@@ -99,6 +104,10 @@ final as (
         coalesce(max(outcomes.sent), 0) as sent,
         coalesce(max(outcomes.failed), 0) as failed,
         coalesce(max(outcomes.suppressed), 0) as suppressed,
+        coalesce(max(outcomes.delivered), 0) as delivered,
+        coalesce(max(outcomes."read"), 0) as "read",
+        coalesce(max(outcomes.clicked), 0) as clicked,
+        coalesce(max(outcomes.expired), 0) as expired,
     from keys
     cross join tick
     left join moves using (journey_id, node_id, ab_group, day)
