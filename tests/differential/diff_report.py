@@ -16,12 +16,8 @@ if TYPE_CHECKING:
 
 Table = dict[str, list[tuple[Any, ...]]]
 
-CADENCE_BLIND = {
-    Transition: ("tick_at",),
-    # status: only what the tick decided (queued or suppressed); the cadence runs record no outcomes
-    Message: (),
-}
-"""Per row type, the fields that may differ between cadences (dispatch moments and tick_at aside)."""
+CADENCE_BLIND = {Transition: ("tick_at",), Message: ("tick_at",)}
+"""Per row type, the fields that may differ between cadences: the tick that wrote the row."""
 
 
 def _short(value: Any) -> str:
