@@ -271,7 +271,7 @@ def metrics_(
     from journey_compiler.runtime.metrics import recompute_metrics
     from journey_compiler.runtime.workspace import build_dbt_project
     from journey_compiler.show.marts import experiment_rows, metric_table
-    from journey_compiler.show.outputs import open_outputs
+    from journey_compiler.show.outputs import open_outputs, published_as_of
     from journey_compiler.show.picture import find_journey
     from journey_compiler.show.tables import experiments_table, metrics_table
 
@@ -282,7 +282,8 @@ def metrics_(
         recompute_metrics(ws, build_dbt_project(ws, project))
     with open_outputs(ws.warehouse) as con:
         for journey_id in journeys:
-            out.print(metrics_table(journey_id, metric_table(con, journey_id)))
+            table = metrics_table(journey_id, metric_table(con, journey_id), published_as_of(ws.warehouse))
+            out.print(table)
             if experiments := experiment_rows(con, journey_id):
                 out.print(experiments_table(journey_id, experiments))
 

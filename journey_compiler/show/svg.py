@@ -56,7 +56,10 @@ def describe(node: object) -> str:
 
 
 def _percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.0f}%" if whole else "–"
+    if not whole:
+        return "–"
+    share = 100 * part / whole
+    return f"{share:.1f}%" if 0 < share < 10 else f"{share:.0f}%"
 
 
 def node_lines(node_id: str, node: object, figures: NodeFigures) -> list[tuple[str, str]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.table import Table
 
 from journey_compiler.config import journey as cfg
@@ -10,8 +12,10 @@ from journey_compiler.show.marts import EXPERIMENT_COLUMNS, MetricTable, number
 from journey_compiler.show.svg import describe
 
 
-def metrics_table(journey_id: str, metrics: MetricTable) -> Table:
+def metrics_table(journey_id: str, metrics: MetricTable, last_tick: datetime | None = None) -> Table:
     as_of = f"as of the tick at {metrics.computed_at}" if metrics.computed_at else "not computed yet"
+    if last_tick is not None and metrics.computed_at != last_tick:
+        as_of += f"; the last tick is {last_tick}: `journeys metrics --recompute` brings them up to it"
     table = Table(title=f"{journey_id}: metrics ({as_of})", title_justify="left")
     for name in ("metric", "kind", "window"):
         table.add_column(name)
