@@ -329,7 +329,7 @@ def demo(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's `typer.Exit(n)` comes back as n in this mode
     except ConfigErrors as problems:
         for problem in problems.errors:
             err.print(f"[red]error[/red]: {escape(str(problem))}", highlight=False, soft_wrap=True)
@@ -348,3 +348,5 @@ def main() -> None:
             problem.show()
             sys.exit(problem.exit_code)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
