@@ -1355,7 +1355,8 @@ class JourneySql:
             ),
         )
         for goal in self.plan.goals:
-            upper = exp.func("LEAST", plus(col("entry_at", "s"), goal.within), tick_col("horizon"))
+            # statistics, not moves: a goal's window runs on after the journey's active window ends
+            upper = exp.func("LEAST", plus(col("entry_at", "s"), goal.within), tick_col("tick_at"))
             if goal.match is not None:
                 done = self.nth_event(
                     f"goal_{goal.id}", "all_entries", goal.match, col("entry_at", "s"), upper
