@@ -199,7 +199,7 @@ def test_relations_and_calendar_rows_that_cannot_be_used_are_listed(sc):
         (
             "raw.trading_calendar",
             "repaired",
-            "2 rows for one day: it is a trading day only if every row says so",
+            "2 rows for one day: a trading day only if every row says so",
         ),
     }
 
@@ -223,9 +223,7 @@ def test_a_tick_whose_history_breaks_an_id_invariant_fails_and_stays_unapplied(s
     # nothing an unapplied tick wrote goes out; once the cause is gone and the tick applied, it does
     dispatch_project(sc.workspace.warehouse, sc.built.project, at)
     assert sc.sql("select count(*) from journeys.message_events") == [(0,)]
-    sc.sql(
-        f"delete from {history} where rowid = (select max(rowid) from {history} where record = 'send')"
-    )
+    sc.sql(f"delete from {history} where rowid = (select max(rowid) from {history} where record = 'send')")
     sc.tick(at)
     dispatch_project(sc.workspace.warehouse, sc.built.project, at)
     assert sc.sql("select count(distinct message_id) from journeys.message_events") == [(1,)]
