@@ -318,3 +318,30 @@ def dispatch(con: duckdb.DuckDBPyConnection, tmp_path: Path, templates: dict[str
         )
 
     return run
+
+
+def _outbox_file(warehouse: Path, messages: int, channel: str = "push", template: str = "nudge") -> Path:
+    """A warehouse file of its own (for dispatches in another process): `messages` due messages m0, m1, ...
+    to recipients p0, p1, ..., written by a finished tick at NOW; closed again when this returns."""
+    with duckdb.connect(str(warehouse)) as connection:
+        create_tables(connection, {MESSAGE_EVENTS_TABLE: MESSAGE_EVENTS, TICK_LOG_TABLE: TICK_LOG})
+        connection.execute(f"insert into {TICK_LOG_TABLE} values (?, ?, ?, ?)", [NOW, NOW, NOW, NOW])
+        connection.execute(
+            f"""
+            create table {SEND_QUEUE} as
+            select 'm' || i as message_id, 'j' as journey_id, 'n' as node_id, 'p' || i as recipient_id,
+                   $channel as channel, $template as template,
+                   json_object('profile', json_object('profile_id', 'p' || i),
+                               'recipient', json_object('profile_id', 'p' || i))::varchar as payload,
+                   3 as priority, $now as not_before, $now as tick_at, 'queued' as status,
+                   false as cap_exempt
+            from range($n) t(i)
+            """,
+            {"channel": channel, "template": template, "now": NOW, "n": messages},
+        )
+    return warehouse
+
+
+@pytest.fixture
+def outbox_file() -> Callable[..., Path]:
+    return _outbox_file

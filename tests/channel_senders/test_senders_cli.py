@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
-
-import duckdb
 
 from channel_senders.loopback import LocalHttpServer
 
 JOURNEYS = str(Path(sys.executable).parent / "journeys")
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
-NOW = datetime(2026, 6, 1, 12, 0)
 
 
 def send(*args: str) -> subprocess.CompletedProcess[str]:
@@ -33,43 +29,21 @@ def test_no_warehouse_is_one_clear_line_and_creates_nothing(tmp_path: Path):
     assert list(tmp_path.iterdir()) == []
 
 
-def _shop(root: Path, url: str) -> tuple[Path, Path]:
+def _journeys(root: Path, url: str) -> Path:
     journeys = root / "journeys"
     (journeys / "templates").mkdir(parents=True)
     (journeys / "channels.yaml").write_text(f"channels:\n  push: {{kind: http_push, url: '{url}'}}\n")
     (journeys / "templates" / "nudge.yaml").write_text("channel: push\ntitle: Hi\nbody: Hello\n")
-    warehouse = root / "shop.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema journeys")
-        con.execute(
-            "create table journeys.message_events "
-            "(message_id varchar, status varchar, status_at timestamp, detail varchar)"
-        )
-        con.execute(
-            "create table journeys.tick_log "
-            "(tick_at timestamp, watermark timestamp, started_at timestamp, finished_at timestamp)"
-        )
-        con.execute("insert into journeys.tick_log values (?, ?, ?, ?)", [NOW, NOW, NOW, NOW])
-        con.execute(
-            """
-            create table journeys.send_queue as
-            select 'm' || i as message_id, 'j' as journey_id, 'n' as node_id, 'p' || i as recipient_id,
-                   'push' as channel, 'nudge' as template,
-                   json_object('recipient', json_object('profile_id', 'p' || i))::varchar as payload,
-                   3 as priority, $now as not_before, $now as tick_at, 'queued' as status, false as cap_exempt
-            from range(4) t(i)
-            """,
-            {"now": NOW},
-        )
-    return journeys, warehouse
+    return journeys
 
 
-def test_a_channel_down_exits_2_and_says_which(tmp_path: Path):
+def test_a_channel_down_exits_2_and_says_which(tmp_path: Path, outbox_file):
     with LocalHttpServer() as http:
         url = http.url("/push")  # closed again below: the provider is down
-    journeys, warehouse = _shop(tmp_path, url)
+    journeys = _journeys(tmp_path, url)
+    warehouse = outbox_file(tmp_path / "shop.duckdb", 4)
 
-    down = send("--dir", str(journeys), "--warehouse", str(warehouse), "--at", "2026-06-01T12:05:00")
+    down = send("--dir", str(journeys), "--warehouse", str(warehouse), "--at", "2024-11-11T09:05:00")
 
     assert down.returncode == 2
     assert "deferred" in down.stdout and "push" in down.stdout
@@ -79,6 +53,6 @@ def test_a_channel_down_exits_2_and_says_which(tmp_path: Path):
     assert "Traceback" not in down.stdout + down.stderr
 
     with LocalHttpServer(port=int(url.rsplit(":", 1)[1].split("/")[0])) as http:
-        back = send("--dir", str(journeys), "--warehouse", str(warehouse), "--at", "2026-06-01T14:00:00")
+        back = send("--dir", str(journeys), "--warehouse", str(warehouse), "--at", "2024-11-11T11:00:00")
     assert back.returncode == 0, back.stderr
     assert len(http.received) == 4

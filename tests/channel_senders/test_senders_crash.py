@@ -11,7 +11,6 @@ import sys
 import textwrap
 import time
 from collections import defaultdict
-from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -20,7 +19,6 @@ import pytest
 from channel_senders.loopback import LocalHttpServer
 
 MESSAGES = 3000
-NOW = datetime(2026, 6, 1, 12, 0)
 
 DISPATCH = textwrap.dedent(
     """
@@ -39,43 +37,15 @@ DISPATCH = textwrap.dedent(
     )
     templates = {"nudge": Template(channel="push", title="Hi", body="Hello {{ profile.profile_id }}")}
     project = Project(warehouse.parent, WarehouseConfig(), channels, templates=templates)
-    report = dispatch_project(warehouse, project, datetime(2026, 6, 1, 12, 1))
+    report = dispatch_project(warehouse, project, datetime(2024, 11, 11, 9, 1))
     print(report)
     """
 )
 
 
-def _outbox(warehouse: Path) -> None:
-    with duckdb.connect(str(warehouse)) as con:
-        con.execute("create schema journeys")
-        con.execute(
-            "create table journeys.message_events "
-            "(message_id varchar, status varchar, status_at timestamp, detail varchar)"
-        )
-        con.execute(
-            "create table journeys.tick_log "
-            "(tick_at timestamp, watermark timestamp, started_at timestamp, finished_at timestamp)"
-        )
-        con.execute("insert into journeys.tick_log values (?, ?, ?, ?)", [NOW, NOW, NOW, NOW])
-        con.execute(
-            """
-            create table journeys.send_queue as
-            select 'm' || lpad(i::varchar, 5, '0') as message_id, 'j' as journey_id, 'n' as node_id,
-                   'p' || i as recipient_id, 'push' as channel, 'nudge' as template,
-                   json_object('profile', json_object('profile_id', 'p' || i),
-                               'recipient', json_object('profile_id', 'p' || i))::varchar as payload,
-                   3 as priority, $now as not_before, $now as tick_at, 'queued' as status,
-                   false as cap_exempt
-            from range($n) t(i)
-            """,
-            {"now": NOW, "n": MESSAGES},
-        )
-
-
 @pytest.mark.parametrize("kill_after", [1, 700, 2600])
-def test_kill_9_mid_dispatch_then_rerun(tmp_path: Path, kill_after: int) -> None:
-    warehouse = tmp_path / "crash.duckdb"
-    _outbox(warehouse)
+def test_kill_9_mid_dispatch_then_rerun(tmp_path: Path, outbox_file, kill_after: int) -> None:
+    warehouse = outbox_file(tmp_path / "crash.duckdb", MESSAGES)
     script = tmp_path / "dispatch.py"
     script.write_text(DISPATCH)
     with LocalHttpServer() as http:

@@ -138,21 +138,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_callbacks_are_spooled_while_another_process_holds_the_warehouse(tmp_path: Path):
+def test_callbacks_are_spooled_while_another_process_holds_the_warehouse(tmp_path: Path, outbox_file):
     journeys = tmp_path / "journeys"
     journeys.mkdir()
     (journeys / "channels.yaml").write_text(
         "channels:\n  sms: {kind: http_sms, url: 'http://127.0.0.1:9/sms',"
         " callback_secret_env: CALLBACK_SECRET}\n"
     )
-    warehouse = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as setup:
-        setup.execute("create schema journeys")
-        setup.execute("create table journeys.send_queue as select 'm1' as message_id")
-        setup.execute(
-            "create table journeys.message_events "
-            "(message_id varchar, status varchar, status_at timestamp, detail varchar)"
-        )
+    warehouse = outbox_file(tmp_path / "warehouse.duckdb", 2)
     port = _free_port()
     env = {**os.environ, "CALLBACK_SECRET": SECRET}
     command = [str(Path(sys.executable).parent / "journeys"), "receive", "--dir", str(journeys)]
