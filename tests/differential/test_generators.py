@@ -20,7 +20,7 @@ from journey_compiler.render import compile_project
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 
-@settings(max_examples=10)
+@settings(max_examples=5)
 @given(project=projects(FULL_SHAPE))
 def test_generated_journeys_validate_and_compile(project, tmp_path_factory):
     root = tmp_path_factory.mktemp("generated")
@@ -35,7 +35,7 @@ def test_generated_journeys_validate_and_compile(project, tmp_path_factory):
     assert set(compiled.journeys) == set(project)
 
 
-@settings(max_examples=30)
+@settings(max_examples=20)
 @given(case=cases(CADENCE_SHAPE, count=2))
 def test_cadence_cases_load_late_events_before_either_cadence_decides(case):
     seen = {e.event_id: e.loaded for e in reversed(case.world.events)}  # the first delivery of each id
