@@ -66,7 +66,7 @@ def background(script: str, sc, seconds: float) -> subprocess.Popen[str]:
 
 
 def test_a_tick_beside_another_writer_gives_up_with_one_line_naming_it(sc):
-    holder = background(HOLD, sc, 30)
+    holder = background(HOLD, sc, 600)  # killed below; longer than any CLI start-up
     try:
         result = journeys(sc, "tick", "--at", "2026-03-02T10:00:00", timeout=1)
     finally:
