@@ -15,7 +15,9 @@ class _Delivery(StrictModel):
     """What every transport shares: pace, parallelism, how long a message stays worth sending, callbacks."""
 
     rate_per_second: float | None = Field(None, gt=0)
-    concurrency: int = Field(16, ge=1, le=256, description="Requests (or SMTP connections) in flight at once.")
+    concurrency: int = Field(
+        16, ge=1, le=256, description="Requests (or SMTP connections) in flight at once."
+    )
     expire_after: Duration | None = Field(
         None, description="A message still unsent this long after it was due is `expired`, not sent late."
     )
