@@ -117,18 +117,37 @@ def exclusive(
 
 
 def _acquire(fd: int, path: Path, warehouse: Path, wait: float, notify: Notify) -> None:
+    def attempt() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise _Busy(_holder(path)) from None
+
+    _wait_while_busy(attempt, warehouse, wait, notify)
+
+
+class _Busy(Exception):
+    """One attempt found the warehouse held (by `holder`)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def _wait_while_busy(attempt: Callable[[], T], warehouse: Path, wait: float, notify: Notify) -> T:
+    """The one wait loop of every writer: retry `attempt` while it raises `_Busy`, saying so once, and
+    give up with `WarehouseBusy` after `wait` seconds."""
     start = time.monotonic()
     told = False
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
+            return attempt()
+        except _Busy as busy:
             waited = time.monotonic() - start
             if waited >= wait:
-                raise _give_up(warehouse, _holder(path), waited) from None
+                raise _give_up(warehouse, busy.holder, waited) from None
             if not told:
-                notify(f"waiting up to {wait:g} s for {warehouse}: held by {_holder(path)}")
+                notify(f"waiting up to {wait:g} s for {warehouse}: held by {busy.holder}")
                 told = True
             time.sleep(_POLL)
 
@@ -142,23 +161,16 @@ def retry_while_held(
     attempt: Callable[[], T], warehouse: Path, *, timeout: float | None = None, notify: Notify = _stderr
 ) -> T:
     """Run `attempt` again while it fails because a process outside our lock (a BI reader) holds the file."""
-    wait = lock_timeout(timeout)
-    start = time.monotonic()
-    told = False
-    while True:
+
+    def once() -> T:
         try:
             return attempt()
         except Exception as error:
-            if not is_lock_conflict(error):
-                raise
-            waited = time.monotonic() - start
-            holder = _duckdb_holder(error)
-            if waited >= wait:
-                raise _give_up(warehouse, holder, waited) from None
-            if not told:
-                notify(f"waiting up to {wait:g} s for {warehouse}: held by {holder}")
-                told = True
-            time.sleep(_POLL)
+            if is_lock_conflict(error):
+                raise _Busy(_duckdb_holder(error)) from None
+            raise
+
+    return _wait_while_busy(once, warehouse, lock_timeout(timeout), notify)
 
 
 def _duckdb_holder(error: BaseException) -> str:
