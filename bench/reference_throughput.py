@@ -21,7 +21,7 @@ import duckdb
 from journey_compiler.config.base import parse_duration
 from journey_compiler.config.project import Project, load_project
 from journey_compiler.demo.shop import generate_shop
-from journey_compiler.reference import interpret
+from journey_compiler.reference import ReferenceOutput, interpret
 from journey_compiler.reference.world import Event, Profile, ProfileTag, Relation, World
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "shop"
@@ -71,6 +71,23 @@ def shop_world(
     return world, shop.end
 
 
+def measure(
+    project: Project, *, profiles: int, days: int, every: str
+) -> tuple[World, list[datetime], ReferenceOutput, float]:
+    """`interpret()` over the shop, ticked every `every` as the demo ticks: the world, the ticks, the
+    outputs and the seconds it took (profiles x ticks / seconds is the throughput)."""
+    world, end = shop_world(project, profiles=profiles, days=days)
+    step = parse_duration(every)
+    ticks = []
+    at = START + step
+    while at <= end:
+        ticks.append(at)
+        at += step
+    began = time.perf_counter()
+    out = interpret(project, world, ticks)
+    return world, ticks, out, time.perf_counter() - began
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profiles", type=int, default=3000)
@@ -79,17 +96,7 @@ def main() -> None:
     args = parser.parse_args()
 
     project = load_project(EXAMPLES)
-    world, end = shop_world(project, profiles=args.profiles, days=args.days)
-    step = parse_duration(args.every)
-    ticks = []
-    at = START + step
-    while at <= end:
-        ticks.append(at)
-        at += step
-
-    began = time.perf_counter()
-    out = interpret(project, world, ticks)
-    seconds = time.perf_counter() - began
+    world, ticks, out, seconds = measure(project, profiles=args.profiles, days=args.days, every=args.every)
 
     people = len(world.profiles)
     moves = Counter(t.journey_id for t in out.transitions)
