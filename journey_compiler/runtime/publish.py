@@ -2,10 +2,14 @@
 
 DuckDB lets no other process open a file while one writes it (not even read-only), and a reader that keeps
 the file open makes the next writer wait. So after every tick and every metrics recompute, the writer copies
-each output (spec section 4 and the metric marts) to `<warehouse>.published/<table>.parquet`: written under a
-temporary name in the same folder, then renamed over the old one. A rename is atomic, so a reader sees the
-old file or the new one, never half of one, and a reader that has the old one open keeps reading it.
-`bi.duckdb` in the same folder holds one view per table over those files, for tools that want a database.
+the outputs (spec section 4, the rejected-rows log and the metric marts) beside the warehouse, into
+`<warehouse>.published/`, at the cost of what changed:
+- the current tables (state, send queue, metric marts) are replaced whole: `<table>.parquet`, written under a
+  temporary name in the same folder, then renamed over the old one;
+- the append-only ones get their new rows as Parquet parts, `<table>/part-NNNNNN.parquet` (publish_parts.py).
+A rename is atomic, so a reader sees a whole file, old or new, and one that has the old one open keeps
+reading it. `bi.duckdb` in the same folder holds one view per table over those files, for tools that want a
+database; `_published.json` names the tick they are as of and where each table is.
 """
 
 from __future__ import annotations
@@ -19,19 +23,31 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-OUTPUTS = (
+from journey_compiler.runtime.publish_parts import Appended, parts_glob, publish_appended
+
+CURRENT = (
     "journey_state",
-    "journey_transitions",
     "send_queue",
-    "message_events",
-    "journey_tags",
-    "goal_completions",
-    "journey_node_counters",
     "journey_node_daily",
     "journey_channel_daily",
     "journey_metrics",
     "journey_experiments",
 )
+"""Outputs published whole: each row can change (a position, a message status, a recomputed figure)."""
+APPENDED = {
+    output.table: output
+    for output in (
+        Appended("journey_transitions"),
+        Appended("journey_tags"),
+        Appended("goal_completions"),
+        Appended("journey_node_counters"),
+        Appended("rejected_rows"),
+        # the senders and the status receiver append between ticks; a row's place in the table orders them
+        Appended("message_events", position="rowid", position_type="bigint"),
+    )
+}
+"""Outputs whose rows never change once written: published as parts, only the new rows each time."""
+OUTPUTS = (*CURRENT, *APPENDED)
 """Tables and views of schema `journeys` that are published (those that exist yet)."""
 SCHEMA = "journeys"
 MANIFEST = "_published.json"
@@ -44,7 +60,13 @@ def published_dir(warehouse: Path) -> Path:
 
 
 def published_file(warehouse: Path, table: str) -> Path:
+    """A current table's file (append-only tables are folders of parts: `published_path`)."""
     return published_dir(warehouse) / f"{table}.parquet"
+
+
+def published_path(folder: Path, table: str) -> str:
+    """What a reader opens for `table`: its file, or the glob of its parts."""
+    return parts_glob(folder, table) if table in APPENDED else str(folder / f"{table}.parquet")
 
 
 def _existing(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -77,12 +99,15 @@ def publish_outputs(
     folder.mkdir(parents=True, exist_ok=True)
     tables = _existing(con)
     for table in tables:
-        relation = con.table(f"{SCHEMA}.{table}")
-        replace_atomically(
-            published_file(Path(warehouse), table), lambda path, r=relation: r.write_parquet(str(path))
-        )
+        if table in APPENDED:
+            _publish_appended(con, folder, APPENDED[table], as_of)
+        else:
+            relation = con.table(f"{SCHEMA}.{table}")
+            replace_atomically(
+                folder / f"{table}.parquet", lambda path, r=relation: r.write_parquet(str(path))
+            )
     manifest = {
-        "tables": tables,
+        "tables": {table: str(Path(published_path(folder, table)).relative_to(folder)) for table in tables},
         "as_of_tick": as_of.isoformat() if as_of else None,
         "published_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -91,26 +116,45 @@ def publish_outputs(
     return folder
 
 
+def _publish_appended(
+    con: duckdb.DuckDBPyConnection, folder: Path, output: Appended, as_of: datetime | None
+) -> None:
+    """The new rows as parts; a single file left by an older layout of the folder goes."""
+    source = exp.to_table(f"{SCHEMA}.{output.table}")
+    if output.position == "tick_at":
+        upper: object = as_of
+    else:
+        (upper,) = con.execute(
+            exp.select(exp.func("max", exp.column(output.position))).from_(source).sql("duckdb")
+        ).fetchone() or (None,)
+    publish_appended(con, source, output, folder, upper, replace_atomically)
+    (folder / f"{output.table}.parquet").unlink(missing_ok=True)
+
+
 def view_sql(folder: Path, table: str) -> str:
-    """`create view journeys.<table> as select * from read_parquet('<file>')`, built as an AST."""
-    read = exp.func("read_parquet", exp.Literal.string(str(folder / f"{table}.parquet")))
+    """`create view journeys.<table> as select * from read_parquet('<file or parts>')`, built as an AST."""
+    read = exp.func("read_parquet", exp.Literal.string(published_path(folder, table)))
+    if table in APPENDED:
+        read.append("expressions", exp.column("union_by_name").eq(exp.true()))
     query = exp.select("*").from_(exp.Table(this=read))
     view = exp.Create(this=exp.to_table(f"{SCHEMA}.{table}"), kind="VIEW", expression=query, replace=True)
     return view.sql(dialect="duckdb")
 
 
 def _write_views(folder: Path, tables: list[str]) -> None:
-    """`bi.duckdb`: views over the Parquet files, rewritten only when the set of tables changes."""
+    """`bi.duckdb`: views over the Parquet files, rewritten only when the views change (the set of tables, or
+    where they are)."""
     target = folder / VIEWS_FILE
     stamp = folder / f".{VIEWS_FILE}.tables"
-    if target.exists() and stamp.exists() and stamp.read_text() == ",".join(tables):
+    views = "\n".join(view_sql(folder, table) for table in tables)
+    if target.exists() and stamp.exists() and stamp.read_text() == views:
         return
 
     def write(path: Path) -> None:
-        with duckdb.connect(str(path)) as views:
-            views.execute(exp.Create(this=exp.to_table(SCHEMA), kind="SCHEMA", exists=True).sql("duckdb"))
+        with duckdb.connect(str(path)) as database:
+            database.execute(exp.Create(this=exp.to_table(SCHEMA), kind="SCHEMA", exists=True).sql("duckdb"))
             for table in tables:
-                views.execute(view_sql(folder, table))
+                database.execute(view_sql(folder, table))
 
     replace_atomically(target, write)
-    stamp.write_text(",".join(tables))
+    stamp.write_text(views)

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from journey_compiler.runtime.lock import connect
-from journey_compiler.runtime.publish import MANIFEST, OUTPUTS, published_dir, published_file, view_sql
+from journey_compiler.runtime.publish import MANIFEST, published_dir, view_sql
 
 
 @contextmanager
@@ -29,19 +29,25 @@ def open_outputs(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         return
     with duckdb.connect() as con:
         con.execute("create schema journeys")
-        for table in OUTPUTS:
-            if published_file(warehouse, table).exists():
-                con.execute(view_sql(folder, table))
+        for table in published_tables(warehouse):
+            con.execute(view_sql(folder, table))
         yield con
+
+
+def published_tables(warehouse: Path) -> list[str]:
+    """The tables the last publish wrote (none before the first)."""
+    return list(_manifest(warehouse).get("tables", ()))
 
 
 def published_as_of(warehouse: Path) -> datetime | None:
     """The tick the published outputs are as of (None before the first publish)."""
-    manifest = published_dir(warehouse) / MANIFEST
-    if not manifest.exists():
-        return None
-    as_of = json.loads(manifest.read_text()).get("as_of_tick")
+    as_of = _manifest(warehouse).get("as_of_tick")
     return datetime.fromisoformat(as_of) if as_of else None
+
+
+def _manifest(warehouse: Path) -> dict[str, Any]:
+    manifest = published_dir(warehouse) / MANIFEST
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
 
 
 def rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:

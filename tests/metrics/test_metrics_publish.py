@@ -17,20 +17,29 @@ pytestmark = pytest.mark.slow
 
 T0 = datetime(2026, 3, 2, 6, 0)
 
-# Reads every published table in a loop, through plain Parquet (a fresh in-memory DuckDB each time) and
-# through one bi.duckdb connection kept open all along, until the stop file appears.
+# Reads every published table in a loop, through plain Parquet (a fresh in-memory DuckDB each time: a
+# current table's file, an append-only table's parts by glob) and through one bi.duckdb connection kept
+# open all along, until the stop file appears.
 READER = r"""
 import json, sys, pathlib, duckdb
 folder, stop = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-tables = ["journey_state", "journey_transitions", "send_queue", "journey_node_counters", "journey_metrics"]
+files = {
+    "journey_state": "journey_state.parquet",
+    "send_queue": "send_queue.parquet",
+    "journey_metrics": "journey_metrics.parquet",
+    "journey_transitions": "journey_transitions/*.parquet",
+    "journey_node_counters": "journey_node_counters/*.parquet",
+    "message_events": "message_events/*.parquet",
+}
 reads, failures, states = 0, [], set()
 held = duckdb.connect(str(folder / "bi.duckdb"), read_only=True)
 while not stop.exists():
-    for table in tables:
+    for table, name in files.items():
         try:
-            path = str(folder / f"{table}.parquet")
+            path = str(folder / name)
             with duckdb.connect() as con:
-                n = con.execute("select count(*) from read_parquet(?)", [path]).fetchone()[0]
+                query = "select count(*) from read_parquet(?, union_by_name = true)"
+                n = con.execute(query, [path]).fetchone()[0]
             held.execute(f"select count(*) from journeys.{table}").fetchone()
             reads += 1
             if table == "journey_transitions":

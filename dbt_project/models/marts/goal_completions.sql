@@ -9,6 +9,7 @@ final as (
         profile_id,
         goal_id,
         logical_at as completed_at,
+        tick_at,
     from records
     where record = 'goal'
 )

@@ -9,7 +9,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Materiali
 
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.publish import publish_outputs, published_dir
-from journey_compiler.show.outputs import published_as_of
+from journey_compiler.show.outputs import published_as_of, published_tables
 from journey_compiler.show.picture import write_pictures
 from orchestration.defs.ticks.assets import WAREHOUSE_POOL
 from orchestration.lib.dbt_project import PreparedProject
@@ -33,7 +33,8 @@ def build_published_outputs(prepared: PreparedProject) -> AssetsDefinition:
         deps=mart_keys(prepared),
         pool=WAREHOUSE_POOL,
         description="The spec's outputs and the metric marts as Parquet files beside the warehouse "
-        f"({published_dir(warehouse).name}/), replaced atomically: BI tools read them while ticks write. "
+        f"({published_dir(warehouse).name}/): current tables replaced atomically, append-only ones as "
+        "Parquet parts of their new rows; BI tools read them while ticks write. "
         "Also every journey's picture with its counts (pictures/<journey>.svg and .html).",
     )
     def published_outputs(context: AssetExecutionContext) -> MaterializeResult:
@@ -47,7 +48,7 @@ def build_published_outputs(prepared: PreparedProject) -> AssetsDefinition:
             metadata={
                 "folder": MetadataValue.path(str(folder)),
                 "as_of_tick": MetadataValue.text(str(published_as_of(warehouse))),
-                "tables": MetadataValue.json(sorted(p.stem for p in folder.glob("*.parquet"))),
+                "tables": MetadataValue.json(sorted(published_tables(warehouse))),
                 "pictures": MetadataValue.json({j: str(p) for j, p in pictures.items()}),
             }
         )
