@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from graphlib import TopologicalSorter
+from typing import TypeVar
 
 from journey_compiler.config import journey as cfg
 from journey_compiler.config.project import Project
@@ -17,22 +18,6 @@ from journey_compiler.config.rules import DetailCondition, EventCondition, Rule
 from journey_compiler.config.warehouse import ColumnType
 from journey_compiler.errors import NotCompilable
 from journey_compiler.sqlgen.segments import unsupported
-
-COMPILED_NODE_KINDS = (
-    "send",
-    "wait",
-    "event_check",
-    "wait_for_event",
-    "event_split",
-    "message_status",
-    "segment_check",
-    "segment_split",
-    "add_tag",
-    "remove_tag",
-    "ab_split",
-    "ab_race",
-    "exit",
-)
 
 
 @dataclass(frozen=True)
@@ -45,14 +30,22 @@ class EventMatch:
     properties: Mapping[str, ColumnType]
 
 
+N = TypeVar("N")
+
+
 @dataclass(frozen=True)
 class Step:
     id: str
     kind: str
-    node: object
+    node: cfg.AnyNode
     successors: Mapping[str, str]
     events: Mapping[str, EventMatch]
     """Event conditions of the node, resolved against the catalog (e.g. `did` of an event_check)."""
+
+    def node_as(self, kind: type[N]) -> N:
+        """The config node as the type its handler expects (the handler registry guarantees it)."""
+        assert isinstance(self.node, kind), (self.id, type(self.node))
+        return self.node
 
 
 @dataclass(frozen=True)
@@ -199,7 +192,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     for node_id in TopologicalSorter(graph).static_order():
         node = journey.nodes[node_id]
         kind = cfg.kind_of(node)
-        _check_node(node_id, node, kind, refuse)
+        _check_node(node_id, node, refuse)
         for sub in _node_rules(node):
             supported(sub, f"node {node_id!r}")
         steps.append(Step(node_id, kind, node, dict(node.successors()), _node_events(node, match)))
@@ -242,12 +235,10 @@ def _node_rules(node: object) -> list[Rule]:
     return []
 
 
-def _check_node(node_id: str, node: object, kind: str, refuse: Callable[[str], NotCompilable]) -> None:
+def _check_node(node_id: str, node: object, refuse: Callable[[str], NotCompilable]) -> None:
     def no(what: str) -> None:
         raise refuse(f"node {node_id!r}: {what}")
 
-    if kind not in COMPILED_NODE_KINDS:
-        no(f"node kind `{kind}`")
     if (
         isinstance(node, cfg.SendNode)
         and node.send.subject is not None

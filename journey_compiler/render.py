@@ -15,10 +15,10 @@ from sqlglot import exp
 from journey_compiler.config.project import Project
 from journey_compiler.errors import NotCompilable
 from journey_compiler.ir import JourneyPlan, lower
-from journey_compiler.sqlgen.journey import JourneySql
 from journey_compiler.sqlgen.metrics import MetricSql, catalog, outcomes, variants
 from journey_compiler.sqlgen.records import empty_records
 from journey_compiler.sqlgen.relations import inert_literals, source
+from journey_compiler.sqlgen.tick import tick_query
 from journey_compiler.warehouse.tables import column_type
 
 DIALECT = "duckdb"
@@ -57,7 +57,7 @@ def render_sql(query: exp.Expression) -> str:
 def render_journey(plan: JourneyPlan, project: Project, source: str) -> str:
     header = GENERATED_HEADER.format(source=re.sub(r"[{}%#]", "_", source))
     config = HISTORY_CONFIG.format(journey_id=plan.id, version=plan.version)
-    return header + config + "\n" + render_sql(JourneySql(plan, project).build())
+    return header + config + "\n" + render_sql(tick_query(plan, project))
 
 
 def render_sources(project: Project) -> str:
@@ -163,13 +163,13 @@ def compile_project(project: Project) -> CompiledProject:
         files[f"stg_details__{name}.sql"] = render_detail_staging(project, name)
     compiled, skipped, plans = [], {}, {}
     for journey_id in sorted(project.journeys):
+        source = project.origin("journeys", journey_id).doc.file
         try:
             plan = lower(project.journeys[journey_id], project)
+            files[f"{model_name(journey_id)}.sql"] = render_journey(plan, project, source)
         except NotCompilable as err:
             skipped[journey_id] = err.what
             continue
-        source = project.origin("journeys", journey_id).doc.file
-        files[f"{model_name(journey_id)}.sql"] = render_journey(plan, project, source)
         compiled.append(journey_id)
         plans[journey_id] = plan
     files["_journeys.yml"] = render_history_checks(compiled)

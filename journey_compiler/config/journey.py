@@ -487,6 +487,24 @@ Node = Annotated[
 ]
 
 
+AnyNode = (
+    SendNode
+    | AddTagNode
+    | RemoveTagNode
+    | ExitNode
+    | WaitNode
+    | WaitForEventNode
+    | SegmentCheckNode
+    | EventCheckNode
+    | MessageStatusNode
+    | SegmentSplitNode
+    | EventSplitNode
+    | AbSplitNode
+    | AbRaceNode
+)
+"""A parsed node of any kind (what `Node` validates to)."""
+
+
 def kind_of(node: Any) -> str:
     kind = node_kind(node)
     assert kind is not None

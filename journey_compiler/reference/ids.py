@@ -1,6 +1,6 @@
 """Deterministic ids and A/B buckets, re-implemented in Python from `journey_compiler/sqlgen/ids.py` and the
-id expressions of `sqlgen/journey.py` (the one place the reference reads the SQL: spec section 2 asks for "the
-same deterministic hash" on every engine, so the formula itself is the contract).
+id expressions of the node handlers in `sqlgen/tick/` (the one place the reference reads the SQL: spec
+section 2 asks for "the same deterministic hash" on every engine, so the formula itself is the contract).
 
 >>> bucket("three_way", "e1", "split") == int(md5_hex("three_way:e1:split")[:8], 16) % BUCKETS
 True

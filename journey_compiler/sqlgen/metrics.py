@@ -26,7 +26,8 @@ from journey_compiler.config.project import Project
 from journey_compiler.config.segments import Metric
 from journey_compiler.expressions import compile_filter
 from journey_compiler.ir import EventMatch, JourneyPlan
-from journey_compiler.sqlgen.journey import JourneySql, aliased, col, lit, plus
+from journey_compiler.sqlgen.ast import aliased, col, lit, plus
+from journey_compiler.sqlgen.events import event_filter
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.validate import BUILTIN_METRICS, CHANNELS
 from journey_compiler.warehouse.tables import column_type
@@ -233,7 +234,7 @@ class MetricSql:
     def _event_facts(self, metric_id: str, metric: Metric, journeys: Sequence[str]) -> exp.Select:
         assert metric.event is not None and metric.window is not None
         match = event_match(self.project, metric.event)
-        matching = JourneySql(self.plans[journeys[0]], self.project).event_filter(match, "e")
+        matching = event_filter(match, "e")
         on = exp.and_(
             exp.EQ(this=col("profile_id", "e"), expression=col("profile_id", "r")),
             matching,

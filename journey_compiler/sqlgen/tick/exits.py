@@ -1,0 +1,53 @@
+"""The paths that may move in this tick (`live`: waiting ones and new entries) and, per path, the first time
+an `exit_when` condition was met since it entered (`exit_at`): any departure after it becomes an exit."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from journey_compiler.sqlgen.ast import aliased, col, eq, lit, union_all
+from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
+from journey_compiler.sqlgen.tick.matching import nth_event
+from journey_compiler.sqlgen.tick.paths import LIVE_COLUMNS
+
+
+def build(tick: TickSql) -> None:
+    waiting = (
+        exp.select(
+            *LIVE_COLUMNS[:5],
+            "node_id",
+            exp.alias_(col("logical_at"), "arrived_at"),
+            exp.alias_(exp.true(), "carried"),
+        )
+        .from_("state")
+        .where(eq(col("status"), "active"))
+    )
+    entered = exp.select(
+        *LIVE_COLUMNS[:4],
+        exp.alias_(exp.cast(exp.null(), "TEXT"), "ab_group"),
+        exp.alias_(lit(tick.plan.start), "node_id"),
+        exp.alias_(col("entry_at"), "arrived_at"),
+        exp.alias_(exp.false(), "carried"),
+    ).from_("new_entries")
+    tick.cte("live_entries", union_all([waiting, entered]))
+    firsts = [
+        nth_event(tick, f"exit_{i + 1}", "live_entries", match, col("entry_at", "s"), tick_col("horizon"))
+        for i, match in enumerate(tick.plan.exits)
+    ]
+    query = exp.select(*(col(c, "l") for c in LIVE_COLUMNS)).from_(aliased("live_entries", "l"))
+    if not firsts:
+        tick.cte("live", query.select(exp.alias_(exp.cast(exp.null(), "TIMESTAMP"), "exit_at")))
+        return
+    exit_events = union_all([exp.select("*").from_(first) for first in firsts])
+    tick.cte(
+        "exits",
+        exp.select("entry_id", exp.alias_(exp.func("MIN", col("event_time")), "exit_at"))
+        .from_(exit_events.subquery("exit_events"))
+        .group_by("entry_id"),
+    )
+    tick.cte(
+        "live",
+        query.select(col("exit_at", "x")).join(
+            aliased("exits", "x"), join_type="left", on=eq(col("entry_id", "x"), col("entry_id", "l"))
+        ),
+    )

@@ -1,0 +1,111 @@
+"""When a condition was first met for each row of a source CTE: the N-th matching event, or a detail count
+or sum reaching its threshold, inside a time window per row. The one mechanism behind exits, goals and the
+nodes that wait for events."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from journey_compiler.config.rules import DetailCondition
+from journey_compiler.expressions import compile_filter
+from journey_compiler.ir import EventMatch
+from journey_compiler.sqlgen.ast import aliased, col, lit
+from journey_compiler.sqlgen.events import event_filter
+from journey_compiler.sqlgen.relations import ref
+from journey_compiler.sqlgen.tick.builder import KNOWN_EVENTS, TickSql
+
+
+def nth_event(
+    tick: TickSql, name: str, source: str, match: EventMatch, lower: exp.Expression, upper: exp.Expression
+) -> str:
+    """CTE `name`: (entry_id, event_time) of the `times`-th matching event in [lower, upper] per row of
+    `source` (aliased `s` in the bounds); the triggering event never counts."""
+    ranked = (
+        exp.select(
+            col("entry_id", "s"),
+            col("event_time", "e"),
+            exp.alias_(
+                exp.Window(
+                    this=exp.RowNumber(),
+                    partition_by=[col("entry_id", "s")],
+                    order=exp.Order(
+                        expressions=[
+                            exp.Ordered(this=col("event_time", "e")),
+                            exp.Ordered(this=col("event_id", "e")),
+                        ]
+                    ),
+                ),
+                "n",
+            ),
+        )
+        .from_(aliased(source, "s"))
+        .join("tick", join_type="cross")
+        .join(
+            aliased(KNOWN_EVENTS, "e"),
+            join_type="inner",
+            on=exp.and_(
+                exp.EQ(this=col("profile_id", "e"), expression=col("profile_id", "s")),
+                event_filter(match),
+                exp.GTE(this=col("event_time", "e"), expression=lower),
+                exp.LTE(this=col("event_time", "e"), expression=upper),
+                exp.NEQ(
+                    this=col("event_id", "e"),
+                    expression=exp.func("COALESCE", col("trigger_event_id", "s"), lit("")),
+                ),
+            ),
+        )
+    )
+    query = (
+        exp.select("entry_id", "event_time")
+        .from_(ranked.subquery("ranked"))
+        .where(exp.EQ(this=col("n"), expression=lit(match.times)))
+    )
+    return tick.cte(name, query)
+
+
+def detail_reached(
+    tick: TickSql,
+    name: str,
+    source: str,
+    detail: DetailCondition,
+    lower: exp.Expression,
+    upper: exp.Expression,
+) -> str:
+    """CTE `name`: (entry_id, event_time) when a detail count or sum (orders, GMV) in [lower, upper] first
+    reaches its threshold (`at_least`; default one row for a count, more than zero for a sum)."""
+    column = col(detail.column, "d")
+    running = exp.Window(
+        this=exp.func("COUNT", column) if detail.count is not None else exp.func("SUM", column),
+        partition_by=[col("entry_id", "s")],
+        order=exp.Order(expressions=[exp.Ordered(this=col("detail_at", "d"))]),
+        spec=exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING"),
+    )
+    conditions = [
+        exp.EQ(this=col("profile_id", "d"), expression=col("profile_id", "s")),
+        exp.GTE(this=col("detail_at", "d"), expression=lower),
+        exp.LTE(this=col("detail_at", "d"), expression=upper),
+    ]
+    if detail.where is not None:
+        table = tick.project.warehouse.details[detail.table]
+        conditions.append(compile_filter(detail.where, {c: col(c, "d") for c in table.columns}))
+    totals = (
+        exp.select(
+            col("entry_id", "s"),
+            exp.alias_(col("detail_at", "d"), "event_time"),
+            exp.alias_(running, "total"),
+        )
+        .from_(aliased(source, "s"))
+        .join("tick", join_type="cross")
+        .join(aliased(ref(f"stg_details__{detail.table}"), "d"), join_type="inner", on=exp.and_(*conditions))
+    )
+    threshold = detail.at_least if detail.at_least is not None else (1 if detail.count is not None else 0)
+    reached = (exp.GTE if detail.at_least is not None or detail.count is not None else exp.GT)(
+        this=col("total"), expression=lit(threshold)
+    )
+    query = (
+        exp.select("entry_id", exp.alias_(exp.func("MIN", col("event_time")), "event_time"))
+        .from_(totals.subquery("totals"))
+        .where(reached)
+        .group_by("entry_id")
+    )
+    return tick.cte(name, query)

@@ -1,0 +1,229 @@
+"""`send`: create the message(s) on arrival (unless the path exits first), with the rules the tick decides
+(blacklisted recipient, quiet hours with `drop`, non-trading day with `skip`, no recipient suppress it;
+`defer`/`postpone` move `not_before`); then wait for the outcome if the node branches on it."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from journey_compiler.config import journey as cfg
+from journey_compiler.config.rules import Rule
+from journey_compiler.ir import Step
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null
+from journey_compiler.sqlgen.calendar import closed_day, first_trading_day
+from journey_compiler.sqlgen.ids import stable_id
+from journey_compiler.sqlgen.localtime import in_window, next_clock, to_local, to_utc
+from journey_compiler.sqlgen.relations import ref
+from journey_compiler.sqlgen.tick.builder import KNOWN_EVENTS, TickSql, tick_col
+from journey_compiler.sqlgen.tick.paths import PATH_COLUMNS, Answer, instant
+
+PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
+FINAL_STATUSES = ("sent", "failed", "suppressed")
+
+
+def answer(tick: TickSql, step: Step) -> Answer:
+    spec = step.node_as(cfg.SendNode).send
+    messages = tick.cte(f"message_{step.id}", _messages(tick, step, spec))
+    _record_messages(tick, step, spec, messages)
+    outcomes = {b for b in step.successors if b.startswith("on_")}
+    if not outcomes:
+        return Answer(instant(f"at_{step.id}", lit("next")))
+    return Answer(_outcome(tick, step, messages, outcomes))
+
+
+def _recipients(tick: TickSql, step: Step, spec: cfg.SendSpec) -> str:
+    """Who receives the message: the profile itself, or the profiles related to it (subject conversion:
+    `one` = the first related id, `all` = each). No related profile leaves recipient_id NULL."""
+    at = f"at_{step.id}"
+    if spec.subject is None:
+        return tick.cte(
+            f"recipients_{step.id}",
+            exp.select(f"{at}.*", exp.alias_(col("profile_id", at), "recipient_id")).from_(at),
+        )
+    related = (
+        exp.select(col("from_id"), exp.alias_(col("to_id"), "recipient_id"))
+        .from_(ref("stg_raw__relations"))
+        .where(eq(col("relation"), spec.subject.relation))
+    )
+    if spec.subject.pick == "one":
+        related = (
+            exp.select("from_id", exp.alias_(exp.func("MIN", col("recipient_id")), "recipient_id"))
+            .from_(related.subquery("related"))
+            .group_by("from_id")
+        )
+    return tick.cte(
+        f"recipients_{step.id}",
+        exp.select(f"{at}.*", col("recipient_id", "rel"))
+        .from_(at)
+        .join(related.subquery("rel"), join_type="left", on=eq(col("from_id", "rel"), col("profile_id", at))),
+    )
+
+
+def _next_trading_day_same_time(local: exp.Expression) -> exp.Expression:
+    next_open = first_trading_day(lambda day: exp.GT(this=day, expression=exp.cast(local.copy(), "DATE")))
+    time_of_day = exp.paren(
+        exp.Sub(this=local.copy(), expression=exp.TimestampTrunc(this=local.copy(), unit=exp.var("DAY")))
+    )
+    return exp.Add(this=exp.cast(next_open, "TIMESTAMP"), expression=time_of_day)
+
+
+def _messages(tick: TickSql, step: Step, spec: cfg.SendSpec) -> exp.Select:
+    """One row per arrival and recipient: message_id, cap_exempt, suppressed_by, not_before."""
+    r = "r"
+    recipients = _recipients(tick, step, spec)
+    local_tz = exp.func("COALESCE", col("timezone", "rp"), lit(tick.plan.timezone))
+    arrived = col("arrived_at", r)
+    local = to_local(arrived, local_tz)
+    suppressed = [exp.If(this=is_null(col("recipient_id", r)), true=lit("no_recipient"))]
+    not_before: exp.Expression = arrived.copy()
+    if spec.blacklist is not None:
+        listed = tick.segments.predicate(Rule(segment=spec.blacklist), col("recipient_id", r), arrived)
+        suppressed.append(exp.If(this=listed, true=lit("blacklist")))
+    if spec.non_trading_day == "skip":
+        suppressed.append(exp.If(this=closed_day(local), true=lit("non_trading_day")))
+    elif spec.non_trading_day == "postpone":
+        same_time = to_utc(_next_trading_day_same_time(local), local_tz)
+        not_before = exp.Case(ifs=[exp.If(this=closed_day(local), true=same_time)], default=not_before)
+    if spec.quiet_hours is not None:
+        quiet = spec.quiet_hours
+        inside = in_window(to_local(not_before, local_tz), quiet.from_, quiet.to)
+        if quiet.policy == "drop":
+            suppressed.append(exp.If(this=inside, true=lit("quiet_hours")))
+        else:
+            resume = to_utc(next_clock(to_local(not_before, local_tz), quiet.to), local_tz)
+            not_before = exp.Case(ifs=[exp.If(this=inside, true=resume)], default=not_before)
+    message_id = stable_id(
+        lit(tick.plan.id),
+        col("entry_id", r),
+        lit(step.id),
+        exp.func("COALESCE", col("recipient_id", r), lit("")),
+    )
+    whitelist = spec.cap_whitelist or tick.project.channels.cap_whitelist
+    exempt = (
+        tick.segments.predicate(Rule(segment=whitelist), col("recipient_id", r), arrived)
+        if whitelist
+        else exp.false()
+    )
+    return (
+        exp.select(
+            f"{r}.*",
+            exp.alias_(message_id, "message_id"),
+            exp.alias_(exempt, "cap_exempt"),
+            exp.alias_(exp.Case(ifs=suppressed), "suppressed_by"),
+            exp.alias_(not_before, "not_before"),
+        )
+        .from_(aliased(recipients, r))
+        .join(
+            aliased(ref("stg_raw__profiles"), "rp"),
+            join_type="left",
+            on=eq(col("profile_id", "rp"), col("recipient_id", r)),
+        )
+    )
+
+
+def _record_messages(tick: TickSql, step: Step, spec: cfg.SendSpec, messages: str) -> None:
+    """A `send` record per message created by this tick: new arrivals that do not exit first."""
+    created = exp.and_(
+        exp.not_(col("carried", "o")),
+        exp.or_(
+            is_null(col("exit_at", "o")), exp.GT(this=col("exit_at", "o"), expression=col("arrived_at", "o"))
+        ),
+    )
+    tick.record(
+        aliased(messages, "o"),
+        created,
+        {
+            "record": lit("send"),
+            "logical_at": col("arrived_at", "o"),
+            "entry_id": col("entry_id", "o"),
+            "profile_id": col("profile_id", "o"),
+            "node_id": lit(step.id),
+            "message_id": col("message_id", "o"),
+            "recipient_id": col("recipient_id", "o"),
+            "channel": lit(spec.channel),
+            "template": lit(spec.template),
+            "payload": _payload(tick),
+            "priority": lit(tick.plan.priority),
+            "not_before": col("not_before", "o"),
+            "ab_group": col("ab_group", "o"),
+            "reason": col("suppressed_by", "o"),
+            "cap_exempt": col("cap_exempt", "o"),
+            "status": exp.Case(
+                ifs=[exp.If(this=is_null(col("suppressed_by", "o")), true=lit("queued"))],
+                default=lit("suppressed"),
+            ),
+        },
+        joins=(
+            (aliased(ref("stg_raw__profiles"), "p"), eq(col("profile_id", "p"), col("profile_id", "o"))),
+            (aliased(ref("stg_raw__profiles"), "rp"), eq(col("profile_id", "rp"), col("recipient_id", "o"))),
+            (aliased(KNOWN_EVENTS, "ev"), eq(col("event_id", "ev"), col("trigger_event_id", "o"))),
+        ),
+    )
+
+
+def _payload(tick: TickSql) -> exp.Expression:
+    """What templates render: the profile, the recipient, the triggering event and the journey."""
+
+    event = exp.Case(
+        ifs=[exp.If(this=is_null(col("event_id", "ev")), true=exp.null())],
+        default=json_object(
+            {c: col(c, "ev") for c in ("event_id", "event_name", "event_time", "properties")}
+        ),
+    )
+    return json_object(
+        {
+            "profile": json_object({c: col(c, "p") for c in PROFILE_COLUMNS}),
+            "recipient": json_object({c: col(c, "rp") for c in PROFILE_COLUMNS}),
+            "event": event,
+            "journey": json_object({"id": lit(tick.plan.id), "name": lit(tick.plan.name)}),
+        }
+    )
+
+
+def _outcome(tick: TickSql, step: Step, messages: str, outcomes: set[str]) -> exp.Select:
+    """Wait for the first final outcome the senders recorded (or the suppression decided here)."""
+    first = (
+        exp.select(
+            "message_id",
+            exp.alias_(exp.func("MIN", col("status_at")), "status_at"),
+            exp.alias_(exp.func("ARG_MIN", col("status"), col("status_at")), "status"),
+        )
+        .from_(ref("stg_control__message_events"))
+        .join("tick", join_type="cross")
+        .where(
+            exp.and_(
+                exp.In(this=col("status"), expressions=[lit(v) for v in FINAL_STATUSES]),
+                exp.LTE(this=col("status_at"), expression=tick_col("tick_at")),
+            )
+        )
+        .group_by("message_id")
+    )
+    tick.cte(f"outcome_{step.id}", first)
+    sent_branch = "on_sent" if "on_sent" in outcomes else ("next" if "next" in step.successors else "on_sent")
+    suppressed_here = not_null(col("suppressed_by", "m"))
+    branch = exp.Case(
+        ifs=[
+            exp.If(this=suppressed_here, true=lit("on_suppressed")),
+            exp.If(this=eq(col("status", "x"), "sent"), true=lit(sent_branch)),
+        ],
+        default=exp.DPipe(this=lit("on_"), expression=col("status", "x")),
+    )
+    # (GREATEST ignores NULLs on some engines: no outcome yet must stay NULL, i.e. keep waiting)
+    due = exp.Case(
+        ifs=[
+            exp.If(this=suppressed_here.copy(), true=col("arrived_at", "m")),
+            exp.If(this=is_null(col("status_at", "x")), true=exp.null()),
+        ],
+        default=exp.func("GREATEST", col("status_at", "x"), col("arrived_at", "m")),
+    )
+    return (
+        exp.select(
+            *(col(c, "m") for c in PATH_COLUMNS), exp.alias_(due, "due_at"), exp.alias_(branch, "branch")
+        )
+        .from_(aliased(messages, "m"))
+        .join(
+            aliased(f"outcome_{step.id}", "x"),
+            join_type="left",
+            on=eq(col("message_id", "x"), col("message_id", "m")),
+        )
+    )

@@ -1,0 +1,108 @@
+"""Leave, stay or exit, for every path at a node, from its handler's answer (`step_<n>`), and the records
+that say so: positions (where a path rests after the tick) and transitions (every move, with its reason)."""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from journey_compiler.ir import Step
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null
+from journey_compiler.sqlgen.tick.builder import TickSql
+from journey_compiler.sqlgen.tick.paths import EXIT_BRANCH, PATH_COLUMNS
+
+PATH_KEYS = ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group")
+
+
+def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
+    """CTE `out_<n>`: the path columns plus outcome, left_at (logical), branch, next_node, exit_reason."""
+    exit_first = exp.and_(
+        not_null(col("exit_at")),
+        exp.or_(is_null(col("due_at")), exp.GTE(this=col("due_at"), expression=col("exit_at"))),
+    )
+    answered = not_null(col("due_at"))
+    ends_path = exp.and_(answered.copy(), exp.Like(this=col("branch"), expression=lit(f"{EXIT_BRANCH}%")))
+    outcome = exp.Case(
+        ifs=[
+            exp.If(this=exit_first, true=lit("exit")),
+            exp.If(this=ends_path, true=lit("exit")),
+            exp.If(this=answered, true=lit("leave")),
+        ],
+        default=lit("stay"),
+    )
+    exit_reason = exp.Case(
+        ifs=[
+            exp.If(this=exit_first.copy(), true=lit("exit_when")),
+            exp.If(
+                this=ends_path.copy(), true=exp.Substring(this=col("branch"), start=lit(len(EXIT_BRANCH) + 1))
+            ),
+        ]
+    )
+    left_at = exp.Case(
+        ifs=[exp.If(this=exit_first.copy(), true=exp.func("GREATEST", col("exit_at"), col("arrived_at")))],
+        default=col("due_at"),
+    )
+    next_node = (
+        exp.Case(
+            ifs=[
+                exp.If(this=eq(col("branch"), branch), true=lit(target))
+                for branch, target in step.successors.items()
+            ]
+        )
+        if step.successors
+        else exp.null()
+    )
+    columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c) for c in PATH_COLUMNS]
+    name = tick.cte(
+        f"out_{step.id}",
+        exp.select(
+            *columns,
+            exp.alias_(outcome, "outcome"),
+            exp.alias_(left_at, "left_at"),
+            "branch",
+            exp.alias_(exp.cast(next_node, "TEXT"), "next_node"),
+            exp.alias_(exit_reason, "exit_reason"),
+        ).from_(f"step_{step.id}"),
+    )
+    o = {c: col(c, "o") for c in PATH_KEYS}
+    position = {"record": lit("position"), "node_id": lit(step.id), **o}
+    source = aliased(name, "o")
+    is_ = lambda value: eq(col("outcome", "o"), value)  # noqa: E731
+    no_next = is_null(col("next_node", "o"))
+    # where the path rests after this tick: waiting here (new arrivals only), exited, or completed
+    tick.record(
+        source,
+        exp.and_(is_("stay"), exp.not_(col("carried", "o"))),
+        position | {"logical_at": col("arrived_at", "o"), "status": lit("active")},
+    )
+    tick.record(
+        source,
+        is_("exit"),
+        position
+        | {"logical_at": col("left_at", "o"), "status": lit("exited"), "reason": col("exit_reason", "o")},
+    )
+    tick.record(
+        source,
+        exp.and_(is_("leave"), no_next),
+        position | {"logical_at": col("left_at", "o"), "status": lit("completed")},
+    )
+    tick.record(
+        source,
+        exp.or_(is_("leave"), is_("exit")),
+        {
+            "record": lit("transition"),
+            "logical_at": col("left_at", "o"),
+            "from_node": lit(step.id),
+            "node_id": exp.Case(
+                ifs=[exp.If(this=is_("exit"), true=exp.null())], default=col("next_node", "o")
+            ),
+            "branch": col("branch", "o"),
+            **o,
+            "reason": exp.Case(
+                ifs=[
+                    exp.If(this=is_("exit"), true=col("exit_reason", "o")),
+                    exp.If(this=no_next, true=lit("completed")),
+                ],
+                default=lit("advanced"),
+            ),
+        },
+    )
