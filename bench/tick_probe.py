@@ -3,7 +3,8 @@
 `python bench/tick_probe.py --dir DIR --warehouse FILE --at T [--profile-dir P]` prints one JSON line:
 the seconds spent importing, compiling (`build_dbt_project`) and ticking (`run_tick`, the public runtime
 the CLI and the demo use), wall and CPU (every thread of the process, DuckDB's included), dbt's own elapsed
-time and the per-node execution times from `target/run_results.json`, and the process's peak RSS.
+time and the per-node execution times from `target/run_results.json`, the wall time of each dbt invocation
+(start-up and parse included), and the process's peak RSS.
 
 `--profile-dir` also writes DuckDB's JSON profile of every statement dbt runs (`0001.json`, ...; the SQL
 is inside) and the Python profile of the compile and the tick (`python.prof`, cProfile). It hooks
@@ -46,6 +47,27 @@ def profile_statements(into: Path) -> None:
     DuckDBCursorWrapper.execute = profiled  # type: ignore[method-assign]
 
 
+def time_dbt_invocations() -> list[float] | None:
+    """Wall seconds of each dbt invocation of the tick, timed around the runtime's `run_dbt` (None when
+    the tick module calls dbt some other way: then only dbt's own elapsed time is known)."""
+    from journey_compiler.runtime import tick
+
+    run_dbt = getattr(tick, "run_dbt", None)
+    if run_dbt is None:
+        return None
+    calls: list[float] = []
+
+    def timed(*args: object, **kwargs: object) -> object:
+        began = time.perf_counter()
+        try:
+            return run_dbt(*args, **kwargs)
+        finally:
+            calls.append(time.perf_counter() - began)
+
+    tick.run_dbt = timed
+    return calls
+
+
 def node_seconds(dbt_dir: Path) -> dict[str, float]:
     """Execution time of every node of the last dbt invocation, by unique id (model.*, test.*)."""
     results = json.loads((dbt_dir / "target" / "run_results.json").read_text())
@@ -66,6 +88,7 @@ def main() -> None:
         profile_statements(args.profile_dir)
         python.enable()
 
+    dbt_calls = time_dbt_invocations()
     workspace = Workspace.resolve(args.dir, args.warehouse)
     began, began_cpu = time.perf_counter(), time.process_time()
     built = build_dbt_project(workspace)
@@ -85,6 +108,7 @@ def main() -> None:
                 "compile_cpu": compiled_cpu - began_cpu,
                 "tick_cpu": ticked_cpu - compiled_cpu,
                 "dbt_elapsed": nodes.pop("elapsed"),
+                "dbt_invocations": dbt_calls,
                 "nodes": nodes,
                 "deploy": plan.deploy,
                 "runs": plan.runs,

@@ -9,8 +9,9 @@ Per history size (1x = the shop's week alone; Fx adds (F - 1) x its events of ol
 - the catch-up tick: the whole week at once (`--runs` times, each on a copy of the deployed warehouse);
 - the steady tick: the following 15-minute ticks, one after another, each reading the events loaded in its
   15 minutes (~23k at 1M profiles); split into compile, SQL (the sum of dbt's per-node execution times in
-  `target/run_results.json`: the models, then the tick's checks), dbt overhead (dbt's elapsed time minus the
-  SQL) and the runtime around dbt (watermark, publish: the tick minus dbt's elapsed time);
+  `target/run_results.json`: the models, then the tick's checks), dbt overhead (the dbt invocation's wall
+  time minus the SQL; in brackets its start-up and parse, before dbt's own clock starts) and the runtime
+  around dbt (watermark, publish: the tick minus the dbt invocation);
 - the floor: one DuckDB statement that reads the events loaded in the last steady tick's 15 minutes, joins
   them to a table of the active entries by profile and writes the result as a table;
 - peak RSS of the tick processes; the growth of the steady tick with history; and the SQL tick's
@@ -29,6 +30,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -49,6 +51,8 @@ PROBE = Path(__file__).with_name("tick_probe.py")
 WEEK = timedelta(days=7)
 STEP = timedelta(minutes=15)
 GIB = 1024**3
+RSS_LIMIT = 12 * GIB
+"""The machine is shared: a tick process larger than this is stopped, and the run with it."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,9 @@ class Tick:
     cpu: float
     """CPU seconds of the compile and the tick, all threads: on a shared machine, the steadier figure."""
     dbt_elapsed: float
+    """dbt's own elapsed time (`run_results.json`): the execution of the nodes, not its start-up."""
+    dbt_invocation: float
+    """Wall time of the dbt invocation: start-up, parse and execution."""
     models: float
     checks: float
     max_rss: int
@@ -72,6 +79,7 @@ class Tick:
             tick=report["tick"],
             cpu=report["compile_cpu"] + report["tick_cpu"],
             dbt_elapsed=report["dbt_elapsed"],
+            dbt_invocation=sum(report["dbt_invocations"] or [report["dbt_elapsed"]]),
             models=sum(t for node, t in nodes.items() if node.startswith("model.")),
             checks=sum(t for node, t in nodes.items() if not node.startswith("model.")),
             max_rss=report["max_rss"],
@@ -87,11 +95,15 @@ class Tick:
 
     @property
     def dbt_overhead(self) -> float:
-        return self.dbt_elapsed - self.sql
+        return self.dbt_invocation - self.sql
+
+    @property
+    def dbt_start_up(self) -> float:
+        return self.dbt_invocation - self.dbt_elapsed
 
     @property
     def around_dbt(self) -> float:
-        return self.tick - self.dbt_elapsed
+        return self.tick - self.dbt_invocation
 
 
 def median_tick(ticks: list[Tick]) -> Tick:
@@ -105,6 +117,7 @@ def median_tick(ticks: list[Tick]) -> Tick:
         tick=mid("tick"),
         cpu=mid("cpu"),
         dbt_elapsed=mid("dbt_elapsed"),
+        dbt_invocation=mid("dbt_invocation"),
         models=mid("models"),
         checks=mid("checks"),
         max_rss=max(t.max_rss for t in ticks),
@@ -145,13 +158,32 @@ class Site:
 
 
 def probe(journeys: Path, warehouse: Path, at: datetime, profile_dir: Path | None = None) -> dict:
-    """Run one tick in a fresh process and return what it measured."""
+    """Run one tick in a fresh process and return what it measured; stop it if it outgrows `RSS_LIMIT`."""
     command = [sys.executable, str(PROBE), "--dir", str(journeys), "--warehouse", str(warehouse)]
     command += ["--at", at.isoformat()] + (["--profile-dir", str(profile_dir)] if profile_dir else [])
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"tick at {at} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    # files, not pipes: the child must never block on a full pipe while it is watched
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        with subprocess.Popen(command, stdout=out, stderr=err, text=True) as child:
+            while child.poll() is None:
+                if _rss(child.pid) > RSS_LIMIT:
+                    child.kill()
+                    raise SystemExit(f"tick at {at} went over {RSS_LIMIT / GIB:.0f} GiB of RSS: stopped it")
+                time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        if child.returncode != 0:
+            raise SystemExit(f"tick at {at} failed:\n{err.read()[-3000:]}")
+        return json.loads(out.read().strip().splitlines()[-1])
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of a running process (0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")), "0")
+    return int(kib) * 1024
 
 
 @dataclass(frozen=True)
@@ -237,7 +269,7 @@ def measure_world(args: argparse.Namespace, history: float) -> Figures:
     probe(args.dir, site.live, START)
     site.snapshot()
     catch_up = []
-    for _ in range(args.runs):
+    for _ in range(args.catch_up_runs or args.runs):
         site.restore(site.deployed)
         catch_up.append(Tick.from_probe(probe(args.dir, site.live, START + WEEK)))
     print(f"    catch-up: {_seconds(catch_up)}", flush=True)
@@ -331,11 +363,15 @@ def profile_summary(report: Path, statements: int = 4, operators: int = 5) -> st
     for profile in profiles[:statements]:
         query = profile["query"]
         lines.append(
-            f"      {query['total_time']:.2f} s {_statement_name(query['sql'])} "
-            f"(peak buffer {profile['system']['peak_buffer_memory'] / GIB:.2f} GiB)"
+            f"      {query['total_time']:.2f} s {_statement_name(query['sql'])}: {_planning(profile):.2f} s "
+            f"planning, peak buffer {profile['system']['peak_buffer_memory'] / GIB:.2f} GiB, "
+            f"{len(query['sql']):,} characters of SQL"
         )
         costliest = sorted(_operators(profile), key=lambda o: -o["timing"])[:operators]
         lines += [f"        {_operator_line(operator)}" for operator in costliest]
+    lines.append(
+        f"      planning (bind, optimize, plan): {sum(map(_planning, profiles)):.2f} s over the tick"
+    )
     lines.append(
         "      operator time by type: " + ", ".join(f"{t} {s:.2f} s" for t, s in by_type.most_common(6))
     )
@@ -343,15 +379,28 @@ def profile_summary(report: Path, statements: int = 4, operators: int = 5) -> st
         "      rows scanned by table: "
         + ", ".join(f"{t} {n:,} ({scans[t]} scans)" for t, n in scanned.most_common(6))
     )
-    python = pstats.Stats(str(report / "python.prof")).stats  # type: ignore[attr-defined]
-    ours = sorted(
-        ((key, row[3]) for key, row in python.items() if "journey_compiler" in key[0]), key=lambda kv: -kv[1]
-    )
     lines.append(
-        "      runtime (Python, cumulative): "
-        + ", ".join(f"{key[2]} {seconds:.2f} s" for key, seconds in ours[:10])
+        "      runtime (Python, cumulative, under cProfile): " + _python_summary(report / "python.prof")
     )
     return "\n".join(lines)
+
+
+def _planning(profile: dict) -> float:
+    return sum(profile[phase]["total_time"] for phase in ("planner", "optimizer", "physical_planner"))
+
+
+def _python_summary(stats_file: Path, functions: int = 10) -> str:
+    """The runtime's public functions (and the compiler's entry) by cumulative time."""
+    stats = pstats.Stats(str(stats_file)).stats  # type: ignore[attr-defined]
+    ours = sorted(
+        (
+            (name, row[3])
+            for (path, _, name), row in stats.items()
+            if ("journey_compiler/runtime/" in path or name == "compile_project") and name[0] not in "_<"
+        ),
+        key=lambda named: -named[1],
+    )
+    return ", ".join(f"{name} {seconds:.2f} s" for name, seconds in ours[:functions])
 
 
 def main() -> None:
@@ -359,6 +408,7 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=10_000)
     parser.add_argument("--history", default="1,2,4", help="history sizes, multiples of the week's events")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--catch-up-runs", type=int, help="runs of the (long) catch-up tick; default --runs")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dir", type=Path, default=EXAMPLES, help="the journeys directory")
     parser.add_argument(
@@ -384,20 +434,25 @@ def main() -> None:
 
 
 def report(figures: list[Figures], interpreter: float) -> str:
+    """The table of bench/README.md: medians (peak RSS: the largest), growth relative to the first size."""
     base = figures[0].steady
     lines = [
-        "| history | events seen | in flight | new/15 min | catch-up | steady (CPU) | compile | dbt overhead "
-        "| SQL (models + checks) | around dbt | floor | steady/floor | growth | peak RSS | × interpreter |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| history | events seen | in flight | new/15 min | catch-up | steady (CPU) | compile "
+        "| dbt overhead (start-up) "
+        "| SQL (models + checks) | around dbt | not SQL | floor | steady/floor | growth (RSS) | peak RSS "
+        "| × interpreter |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         s = f.steady
         lines.append(
             f"| {f.history:g}× | {f.events_seen:,} | {f.in_flight:,} | {f.new_events:,.0f} "
             f"| {f.catch_up.end_to_end:.2f} s | {s.end_to_end:.2f} s ({s.cpu:.2f}) | {s.compile:.2f} s "
-            f"| {s.dbt_overhead:.2f} s "
-            f"| {s.sql:.2f} s ({s.models:.2f} + {s.checks:.2f}) | {s.around_dbt:.2f} s | {f.floor:.3f} s "
-            f"| {s.end_to_end / f.floor:.0f}× | {s.end_to_end / base.end_to_end:.2f}× "
+            f"| {s.dbt_overhead:.2f} s ({s.dbt_start_up:.2f}) "
+            f"| {s.sql:.2f} s ({s.models:.2f} + {s.checks:.2f}) "
+            f"| {s.around_dbt:.2f} s | {s.end_to_end - s.sql:.2f} s | {f.floor:.3f} s "
+            f"| {s.end_to_end / f.floor:.0f}× "
+            f"| {s.end_to_end / base.end_to_end:.2f}× ({s.max_rss / base.max_rss:.2f}×) "
             f"| {s.max_rss / GIB:.2f} GiB (catch-up {f.catch_up.max_rss / GIB:.2f}) "
             f"| {f.profiles / s.end_to_end / interpreter:.1f}× |"
         )
