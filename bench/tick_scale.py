@@ -73,6 +73,8 @@ class Tick:
 
     @classmethod
     def from_probe(cls, report: dict) -> Tick:
+        if report["deploy"] or not report["runs"]:
+            raise SystemExit(f"a measured tick must run and must not deploy the models: {report}")
         nodes = report["nodes"]
         return cls(
             compile=report["compile"],
