@@ -46,4 +46,6 @@ def http_api_transport(channel: HttpChannel) -> JsonPostTransport:
     def sign(body: bytes) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    return JsonPostTransport(channel.url, BODIES[channel.kind], sign, concurrency=channel.concurrency)
+    return JsonPostTransport(
+        channel.url, BODIES[channel.kind], sign, concurrency=channel.concurrency, pipeline=channel.pipeline
+    )

@@ -26,10 +26,10 @@ Sign = Callable[[bytes], dict[str, str]]
 class JsonPostTransport:
     """POSTs `encode(message)` to one URL over a pool of `concurrency` keep-alive connections."""
 
-    def __init__(self, url: str, encode: Encode, sign: Sign, *, concurrency: int) -> None:
+    def __init__(self, url: str, encode: Encode, sign: Sign, *, concurrency: int, pipeline: int = 1) -> None:
         self._encode = encode
         self._sign = sign
-        self._pool = HttpPool(url, size=concurrency)
+        self._pool = HttpPool(url, size=concurrency, pipeline=pipeline)
 
     async def send(self, message: OutgoingMessage) -> SendResult:
         body = json.dumps(self._encode(message), ensure_ascii=False, separators=(",", ":")).encode()

@@ -147,6 +147,7 @@ class _HttpProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
+        answers = []  # pipelined requests are answered in one write, in order
         while (end := self._buffer.find(b"\r\n\r\n")) >= 0:
             head = self._buffer[:end].decode("latin-1").split("\r\n")
             headers = Headers()
@@ -155,12 +156,14 @@ class _HttpProtocol(asyncio.Protocol):
                 headers[name.strip().lower()] = value.strip()
             size = int(headers.get("content-length") or 0)
             if len(self._buffer) < end + 4 + size:
-                return
+                break
             body = self._buffer[end + 4 : end + 4 + size]
             self._buffer = self._buffer[end + 4 + size :]
             path = head[0].split(" ")[1] if " " in head[0] else "/"
+            answers.append(self._server._answer(path, headers, body))
+        if answers:
             assert self._transport is not None
-            self._transport.write(self._server._answer(path, headers, body))
+            self._transport.write(b"".join(answers))
 
 
 class LocalHttpServer:

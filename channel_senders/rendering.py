@@ -8,11 +8,12 @@ instead: `{{ event.properties.channel | default('our site') }}` renders even whe
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
+from jinja2.utils import concat
 
 from channel_senders.protocol import Content
 from journey_compiler.config.templates import Template
@@ -29,15 +30,14 @@ class _StrictChainableUndefined(jinja2.ChainableUndefined, jinja2.StrictUndefine
 
 _ENV = SandboxedEnvironment(undefined=_StrictChainableUndefined, autoescape=False, keep_trailing_newline=True)
 
-
-@lru_cache(maxsize=1024)
-def _compile(source: str) -> jinja2.Template:
-    return _ENV.from_string(source)
+_Node = Callable[[dict[str, Any]], Any]
+"""One field of a template, compiled: the jinja context -> its rendered value."""
 
 
 def template_context(payload: dict[str, Any]) -> dict[str, Any]:
     """What templates see: `subject` is the profile the journey follows, `recipient` who gets it."""
     return {
+        **_ENV.globals,
         "profile": payload.get("profile"),
         "subject": payload.get("profile"),
         "recipient": payload.get("recipient"),
@@ -46,32 +46,55 @@ def template_context(payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(name: str, template: Template, payload: dict[str, Any]) -> Content:
-    """Render every text field of `template`; a mapping body (webhooks) has each string leaf rendered."""
-    context = template_context(payload)
+class CompiledTemplate:
+    """A message template compiled once (a dispatch compiles each template it meets once) and rendered
+    for many payloads. A template that does not compile fails each message that uses it, not the dispatch."""
 
-    def text(field: str, source: str | None) -> str | None:
-        if source is None:
-            return None
-        try:
-            return _compile(source).render(context)
-        except Exception as error:  # any failure inside a user's template fails only this message
-            raise RenderError(f"template {name!r}: {field}: {error}") from error
+    def __init__(self, name: str, template: Template) -> None:
+        self._name = name
+        self._fields = [
+            (field, self._compile(field, getattr(template, field)))
+            for field in ("subject", "title", "body", "template_name", "language", "parameters")
+        ]
 
-    def tree(field: str, value: Any) -> Any:
+    def render(self, payload: dict[str, Any]) -> Content:
+        """Every text field rendered; a mapping body (webhooks) has each string leaf rendered."""
+        context = template_context(payload)
+        return Content(**{field: node(context) for field, node in self._fields})
+
+    def _compile(self, where: str, value: Any) -> _Node:
         if isinstance(value, str):
-            return text(field, value)
+            return self._text(where, value)
         if isinstance(value, dict):
-            return {key: tree(f"{field}.{key}", item) for key, item in value.items()}
+            items = [(key, self._compile(f"{where}.{key}", item)) for key, item in value.items()]
+            return lambda context: {key: node(context) for key, node in items}
         if isinstance(value, list):
-            return [tree(f"{field}[{i}]", item) for i, item in enumerate(value)]
-        return value
+            nodes = [self._compile(f"{where}[{i}]", item) for i, item in enumerate(value)]
+            return lambda context: [node(context) for node in nodes]
+        return lambda _: value
 
-    return Content(
-        subject=text("subject", template.subject),
-        title=text("title", template.title),
-        body=tree("body", template.body),
-        template_name=text("template_name", template.template_name),
-        language=text("language", template.language),
-        parameters=tree("parameters", template.parameters),
-    )
+    def _text(self, where: str, source: str) -> _Node:
+        prefix = f"template {self._name!r}: {where}: "
+        try:
+            compiled = _ENV.from_string(source)
+        except Exception as error:  # a syntax error: every message using the template fails with it
+            reason = f"{prefix}{error}"
+
+            def broken(_: dict[str, Any]) -> str:
+                raise RenderError(reason)
+
+            return broken
+
+        def text(context: dict[str, Any]) -> str:
+            try:
+                # what Template.render does, less a copy of the globals per field: the context has them
+                return concat(compiled.root_render_func(compiled.new_context(context, shared=True)))
+            except Exception as error:  # any failure inside a user's template fails only this message
+                raise RenderError(f"{prefix}{error}") from error
+
+        return text
+
+
+def render(name: str, template: Template, payload: dict[str, Any]) -> Content:
+    """One message's content; a dispatch keeps a `CompiledTemplate` per template instead."""
+    return CompiledTemplate(name, template).render(payload)

@@ -35,4 +35,6 @@ def webhook_transport(channel: WebhookChannel) -> JsonPostTransport:
     def encode(message: OutgoingMessage) -> object:
         return message.content.body
 
-    return JsonPostTransport(channel.url, encode, sign, concurrency=channel.concurrency)
+    return JsonPostTransport(
+        channel.url, encode, sign, concurrency=channel.concurrency, pipeline=channel.pipeline
+    )

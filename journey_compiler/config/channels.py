@@ -37,17 +37,26 @@ class SmtpChannel(_Delivery):
     concurrency: int = Field(4, ge=1, le=32, description="SMTP connections kept open and reused.")
 
 
-class HttpChannel(_Delivery):
+class _HttpDelivery(_Delivery):
+    url: str
+    pipeline: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Requests one connection carries at once (HTTP/1.1 pipelining; 1 = none). Only for "
+        "providers known to answer pipelined requests in order; `concurrency` stays the total in flight.",
+    )
+
+
+class HttpChannel(_HttpDelivery):
     """SMS, WhatsApp and push providers: a JSON POST with a bearer token from the environment."""
 
     kind: Literal["http_sms", "whatsapp_cloud", "http_push"]
-    url: str
     token_env: str | None = None
 
 
-class WebhookChannel(_Delivery):
+class WebhookChannel(_HttpDelivery):
     kind: Literal["webhook"]
-    url: str
     secret_env: str | None = None
 
 
