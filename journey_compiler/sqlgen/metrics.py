@@ -96,16 +96,19 @@ def variants(project: Project, journeys: Iterable[str]) -> exp.Select:
 
 
 def outcomes(project: Project, journeys: Iterable[str]) -> exp.Select:
-    """Per journey, what an A/B comparison converts on: each goal and each listed event/detail metric."""
+    """Per journey, what an A/B comparison converts on: each goal and each listed event/detail metric, and
+    whether its means are compared too (a per-entry count or sum; a goal or a count of profiles is 0/1)."""
     rows: list[tuple[object, ...]] = []
     for journey_id in journeys:
         journey = project.journeys[journey_id]
-        rows += [(journey_id, f"goal_{goal.id}", "goal") for goal in journey.goals]
+        rows += [(journey_id, f"goal_{goal.id}", "goal", False) for goal in journey.goals]
         for metric_id in journey.metrics:
             metric = project.metrics[metric_id]
             if metric.composite is None:
-                rows.append((journey_id, metric_id, _kind(metric)))
-    return values_relation({"journey_id": "text", "outcome_id": "text", "outcome_kind": "text"}, rows)
+                means = metric.detail is not None or metric.measure == "count"
+                rows.append((journey_id, metric_id, _kind(metric), means))
+    columns = {"journey_id": "text", "outcome_id": "text", "outcome_kind": "text"}
+    return values_relation({**columns, "compares_means": "boolean"}, rows)
 
 
 def _kind(metric: Metric) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import statistics
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -202,6 +203,60 @@ def test_experiment_uplift_and_z_test(marts):
         assert row["uplift"] == pytest.approx(-1.0)
         assert row["p_value"] == pytest.approx(_two_proportion(converted, 20, 0, 20)[1], abs=1e-6)
     assert {r["has_sample"] for r in rows} == {None}
+
+
+def _t_two_sided_p(t: float, df: float, steps: int = 4000) -> float:
+    """Reference: 2 * P(T > |t|) for Student's t, by Simpson's rule over its density (x = |t| + u/(1-u))."""
+
+    def density(x: float) -> float:
+        log = math.lgamma((df + 1) / 2) - math.lgamma(df / 2) - 0.5 * math.log(df * math.pi)
+        return math.exp(log - (df + 1) / 2 * math.log1p(x * x / df))
+
+    h, total = 1.0 / steps, 0.0
+    for i in range(steps):  # u = 1 (x = infinity) adds nothing
+        u = i * h
+        total += (1 if i == 0 else 4 if i % 2 else 2) * density(abs(t) + u / (1 - u)) / (1 - u) ** 2
+    return 2 * total * h / 3
+
+
+def _welch(control: list[float], treat: list[float]) -> tuple[float, float, float, float]:
+    """Reference: Welch's t, its degrees of freedom, the exact two-sided p and the 95% margin (the t
+    quantile found by bisection on the exact p)."""
+    v1, v2 = statistics.variance(control) / len(control), statistics.variance(treat) / len(treat)
+    t = (statistics.mean(treat) - statistics.mean(control)) / math.sqrt(v1 + v2)
+    df = (v1 + v2) ** 2 / (v1**2 / (len(control) - 1) + v2**2 / (len(treat) - 1))
+    low, high = 1.0, 10.0
+    for _ in range(50):
+        middle = (low + high) / 2
+        low, high = (middle, high) if _t_two_sided_p(middle, df) > 0.05 else (low, middle)
+    return t, df, _t_two_sided_p(t, df), low * math.sqrt(v1 + v2)
+
+
+def test_experiment_welch_test_of_means(marts):
+    """Per-entry counts and sums (orders, GMV) compare their means; a count of profiles (0/1) and goals
+    do not. By hand for GMV: control 10, 20 and 18 zeros (mean 1.5, variance 455/19), treat 20 zeros, so
+    t = -1.5 / sqrt(455/19/20) = -1.37081 with 19 degrees of freedom."""
+    rows = marts.rows("journeys.journey_experiments", where="node_id = 'split'")
+    by = {(r["variant"], r["outcome_id"]): r for r in rows}
+    gmv = by[("treat", "gmv_7d")]
+    assert (by[("control", "gmv_7d")]["mean_value"], gmv["mean_value"]) == (pytest.approx(1.5), 0)
+    assert by[("control", "gmv_7d")]["value_stddev"] == pytest.approx(math.sqrt(455 / 19))
+    assert gmv["welch_t"] == pytest.approx(-1.370810, abs=1e-6)
+    assert gmv["welch_df"] == pytest.approx(19)
+    for outcome, control_values in (("gmv_7d", [10.0, 20.0]), ("orders_7d", [1.0, 1.0])):
+        row = by[("treat", outcome)]
+        t, df, p, margin = _welch([*control_values, *[0.0] * 18], [0.0] * 20)
+        assert (row["welch_t"], row["welch_df"]) == (pytest.approx(t), pytest.approx(df))
+        # the SQL's t distribution is Wallace's normal transformation: within 7e-4 of exact from 5 df on
+        assert row["welch_p_value"] == pytest.approx(p, abs=7e-4)
+        assert row["mean_difference"] == pytest.approx(-statistics.mean(control_values) / 10)
+        assert row["mean_ci_low"] == pytest.approx(row["mean_difference"] - margin, abs=1e-3)
+        assert row["mean_ci_high"] == pytest.approx(row["mean_difference"] + margin, abs=1e-3)
+    assert by[("treat", "gmv_7d")]["welch_p_value"] == pytest.approx(0.1865, abs=1e-3)
+    for outcome in ("add_to_cart_3d", "goal_bought"):
+        row = by[("treat", outcome)]
+        assert row["mean_value"] is None and row["welch_p_value"] is None
+    assert by[("control", "gmv_7d")]["welch_p_value"] is None
 
 
 def _daily(sc, table: str, columns: str, where: str = "true") -> set[tuple]:

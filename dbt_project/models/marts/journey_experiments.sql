@@ -2,7 +2,9 @@
     Every ab_split / ab_race node, variant and outcome (a goal, or an event/detail metric of the journey):
     entries that got the variant (`reached`), those that converted after it (`converted`), the rate, and the
     comparison with the first variant (the control): uplift, a two-sided two-proportion z-test (pooled) and
-    the 95% confidence interval of the rate difference (unpooled). A race says whether its test phase has
+    the 95% confidence interval of the rate difference (unpooled). For metrics whose per-entry value is a
+    count or a sum (event counts, detail counts and sums such as GMV), the mean per reached entry and
+    Welch's t-test of the difference of means with its 95% interval. A race says whether its test phase has
     its sample (sample_size test arrivals, or test_ends_after since the first). See docs/metrics.md.
 -#}
 {{ config(materialized='table') }}
@@ -23,6 +25,11 @@ reach as (
 facts as (
     select * from {{ ref('int_journey_metric_facts') }}
     where reach_node <> '' and converted
+),
+
+metric_values as (
+    select * from {{ ref('int_journey_metric_facts') }}
+    where reach_node <> ''
 ),
 
 goals as (
@@ -59,6 +66,14 @@ conversions as (
     group by all
 ),
 
+value_sums as (
+    -- entries without a row have the value 0, so these sums over the rows are sums over every entry
+    select journey_id, reach_node as node_id, ab_group as variant, metric_id as outcome_id,
+        sum(value) as value_sum, sum(value * value) as value_squares,
+    from metric_values
+    group by all
+),
+
 counted as (
     select
         variants.journey_id,
@@ -71,6 +86,14 @@ counted as (
         coalesce(reached.reached, 0) as reached,
         coalesce(conversions.converted, 0) as converted,
         coalesce(conversions.converted, 0) / nullif(reached.reached, 0) as rate,
+        case when outcomes.compares_means then coalesce(value_sums.value_sum, 0) / nullif(reached.reached, 0) end
+            as mean_value,
+        -- the sample variance (zero rounded up from below); undefined for a single entry
+        case when outcomes.compares_means and reached.reached > 1 then greatest(
+            (coalesce(value_sums.value_squares, 0) - pow(coalesce(value_sums.value_sum, 0), 2) / reached.reached)
+            / (reached.reached - 1),
+            0
+        ) end as value_variance,
     from variants
     inner join outcomes on outcomes.journey_id = variants.journey_id
     left join reached
@@ -82,6 +105,11 @@ counted as (
         and conversions.node_id = variants.node_id
         and conversions.variant = variants.variant
         and conversions.outcome_id = outcomes.outcome_id
+    left join value_sums
+        on value_sums.journey_id = variants.journey_id
+        and value_sums.node_id = variants.node_id
+        and value_sums.variant = variants.variant
+        and value_sums.outcome_id = outcomes.outcome_id
 ),
 
 samples as (
@@ -111,6 +139,10 @@ compared as (
         control.reached as control_reached,
         control.converted as control_converted,
         control.rate as control_rate,
+        control.mean_value as control_mean,
+        -- Welch: each arm's own variance of the mean
+        counted.value_variance / nullif(counted.reached, 0) as mean_variance,
+        control.value_variance / nullif(control.reached, 0) as control_mean_variance,
         (counted.converted + control.converted) / nullif(counted.reached + control.reached, 0) as pooled_rate,
     from counted
     inner join counted as control
@@ -128,15 +160,22 @@ tested as (
         1.959963984540054 * sqrt(
             rate * (1 - rate) / nullif(reached, 0) + control_rate * (1 - control_rate) / nullif(control_reached, 0)
         ) as margin,
+        (mean_value - control_mean) / nullif(sqrt(mean_variance + control_mean_variance), 0) as welch_t,
+        -- Welch-Satterthwaite degrees of freedom
+        pow(mean_variance + control_mean_variance, 2) / nullif(
+            pow(mean_variance, 2) / nullif(reached - 1, 0) + pow(control_mean_variance, 2) / nullif(control_reached - 1, 0),
+            0
+        ) as welch_df,
     from compared
     where position > 0
 ),
 
 p_values as (
-    -- two-sided p = erfc(|z| / sqrt 2); erfc by Abramowitz & Stegun 7.1.26 (absolute error below 1.5e-7)
     select
         *,
-        1 / (1 + 0.3275911 * abs(z) / sqrt(2)) as t,
+        {{ two_sided_p_value('z') }} as p_value,
+        {{ two_sided_p_value(t_as_z('welch_t', 'welch_df')) }} as welch_p_value,
+        {{ t_quantile_975('welch_df') }} * sqrt(mean_variance + control_mean_variance) as mean_margin,
     from tested
 ),
 
@@ -155,11 +194,17 @@ final as (
         p_values.rate - p_values.control_rate as rate_difference,
         p_values.rate / nullif(p_values.control_rate, 0) - 1 as uplift,
         p_values.z as z_score,
-        p_values.t * (0.254829592 + p_values.t * (-0.284496736 + p_values.t * (1.421413741
-            + p_values.t * (-1.453152027 + p_values.t * 1.061405429)))) * exp(-(p_values.z * p_values.z) / 2)
-            as p_value,
+        p_values.p_value,
         p_values.rate - p_values.control_rate - p_values.margin as ci_low,
         p_values.rate - p_values.control_rate + p_values.margin as ci_high,
+        counted.mean_value,
+        sqrt(counted.value_variance) as value_stddev,
+        p_values.mean_value - p_values.control_mean as mean_difference,
+        p_values.welch_t,
+        p_values.welch_df,
+        p_values.welch_p_value,
+        p_values.mean_value - p_values.control_mean - p_values.mean_margin as mean_ci_low,
+        p_values.mean_value - p_values.control_mean + p_values.mean_margin as mean_ci_high,
         samples.has_sample,
         tick.tick_at as computed_at,
     from counted
