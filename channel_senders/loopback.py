@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 HOST = "127.0.0.1"
 T = TypeVar("T")
@@ -72,8 +72,16 @@ class _FreePortController(Controller):
 class LocalSmtpServer:
     """Accepts every email (after the scripted `first_replies`, e.g. `["451 try later"]`) and keeps it."""
 
-    def __init__(self, first_replies: Sequence[str] = (), port: int = 0, keep: bool = True) -> None:
+    def __init__(
+        self,
+        first_replies: Sequence[str] = (),
+        port: int = 0,
+        keep: bool = True,
+        logins: dict[str, str] | None = None,
+    ) -> None:
         self.received: list[ReceivedEmail] = []
+        self._logins = logins
+        """username -> password: AUTH is offered (over plain TCP, as on loopback only) and required."""
         self.count = 0
         """Emails accepted (also when `keep` is off, for load tests that only count)."""
         self._keep = keep
@@ -95,13 +103,24 @@ class LocalSmtpServer:
             )
         return reply
 
+    def _authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        assert self._logins is not None
+        login = data if isinstance(data, LoginPassword) else None
+        ok = login is not None and self._logins.get(login.login.decode()) == login.password.decode()
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
     @property
     def port(self) -> int:
         assert self._controller is not None, "start the server first: `with LocalSmtpServer() as server:`"
         return int(self._controller.port)
 
     def __enter__(self) -> LocalSmtpServer:
-        self._controller = _FreePortController(self, hostname=HOST, port=self._requested_port)
+        auth: dict[str, Any] = {}
+        if self._logins is not None:
+            auth = {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
+        self._controller = _FreePortController(self, hostname=HOST, port=self._requested_port, **auth)
         self._controller.start()
         return self
 
@@ -128,10 +147,54 @@ Reply = int | tuple[int, dict[str, str]]
 """A scripted answer: a status, or a status with extra headers (e.g. `(429, {"Retry-After": "120"})`)."""
 
 
-class _HttpProtocol(asyncio.Protocol):
-    """HTTP/1.1 with keep-alive and Content-Length bodies: just what the senders (and load tests) speak."""
+class _ThreadedServer:
+    """An asyncio server on a thread of its own, so a test or bench in the foreground can drive it."""
 
-    def __init__(self, server: LocalHttpServer) -> None:
+    def __init__(self, port: int) -> None:
+        self._requested_port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.connections: set[asyncio.Transport] = set()
+
+    def protocol(self) -> asyncio.Protocol:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, f"start the server first: `with {type(self).__name__}() as server:`"
+        return int(self._server.sockets[0].getsockname()[1])
+
+    def __enter__(self) -> Self:
+        self._loop = asyncio.new_event_loop()
+        self._server = self._loop.run_until_complete(
+            self._loop.create_server(self.protocol, HOST, self._requested_port)
+        )
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._loop is not None and self._server is not None and self._thread is not None
+        loop, server = self._loop, self._server
+
+        async def stop() -> None:
+            server.close()
+            for connection in list(self.connections):
+                connection.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join()
+        loop.close()
+        self._server = self._thread = self._loop = None
+
+
+class _Connection(asyncio.Protocol):
+    """Keeps its server's set of open connections, which are closed when the server stops."""
+
+    def __init__(self, server: _ThreadedServer) -> None:
         self._server = server
         self._buffer = b""
         self._transport: asyncio.Transport | None = None
@@ -139,11 +202,17 @@ class _HttpProtocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        self._server._connections.add(transport)
+        self._server.connections.add(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._transport is not None:
-            self._server._connections.discard(self._transport)
+            self._server.connections.discard(self._transport)
+
+
+class _HttpProtocol(_Connection):
+    """HTTP/1.1 with keep-alive and Content-Length bodies: just what the senders (and load tests) speak."""
+
+    _server: LocalHttpServer
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -166,23 +235,22 @@ class _HttpProtocol(asyncio.Protocol):
             self._transport.write(b"".join(answers))
 
 
-class LocalHttpServer:
+class LocalHttpServer(_ThreadedServer):
     """Answers every POST with 200 `{"ok": true}` (after the scripted `first_statuses`) and keeps it.
 
-    An asyncio server on a thread of its own: thousands of requests a second over keep-alive connections,
-    so a load test measures the sender, not the receiver."""
+    Thousands of requests a second over keep-alive connections (pipelined ones too), so a load test
+    measures the sender, not the receiver."""
 
     def __init__(self, first_statuses: Sequence[Reply] = (), port: int = 0, keep: bool = True) -> None:
+        super().__init__(port)
         self.received: list[ReceivedRequest] = []
         self.count = 0
         """Requests answered (also when `keep` is off, for load tests that only count)."""
         self._statuses = _Replies(first_statuses, 200)
-        self._requested_port = port
         self._keep = keep
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[asyncio.Transport] = set()
+
+    def protocol(self) -> asyncio.Protocol:
+        return _HttpProtocol(self)
 
     def _answer(self, path: str, headers: Headers, body: bytes) -> bytes:
         reply = self._statuses.next()
@@ -196,35 +264,67 @@ class LocalHttpServer:
         lines.append(f"Content-Length: {len(answer)}")
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + answer
 
-    @property
-    def port(self) -> int:
-        assert self._server is not None, "start the server first: `with LocalHttpServer() as server:`"
-        return int(self._server.sockets[0].getsockname()[1])
-
     def url(self, path: str = "/") -> str:
         return f"http://{HOST}:{self.port}{path}"
 
-    def __enter__(self) -> LocalHttpServer:
-        self._loop = asyncio.new_event_loop()
-        self._server = self._loop.run_until_complete(
-            self._loop.create_server(lambda: _HttpProtocol(self), HOST, self._requested_port)
-        )
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._thread.start()
-        return self
 
-    def __exit__(self, *_: object) -> None:
-        assert self._loop is not None and self._server is not None and self._thread is not None
-        loop, server = self._loop, self._server
+class _SinkProtocol(_Connection):
+    """The server side of SMTP, minimally: every command accepted, every email counted, then forgotten."""
 
-        async def stop() -> None:
-            server.close()
-            for connection in list(self._connections):
-                connection.close()
-            await server.wait_closed()
+    _server: SmtpSink
 
-        asyncio.run_coroutine_threadsafe(stop(), loop).result()
-        loop.call_soon_threadsafe(loop.stop)
-        self._thread.join()
-        loop.close()
-        self._server = self._thread = self._loop = None
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._in_data = False
+        transport.write(b"220 sink ESMTP\r\n")  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        replies = []  # pipelined commands are answered in one write, in order
+        while True:
+            if self._in_data:
+                end = self._buffer.find(b"\r\n.\r\n")
+                if end < 0:
+                    break
+                self._buffer, self._in_data = self._buffer[end + 5 :], False
+                self._server.count += 1
+                replies.append(b"250 OK queued\r\n")
+                continue
+            end = self._buffer.find(b"\r\n")
+            if end < 0:
+                break
+            verb = self._buffer[:4].upper()
+            self._buffer = self._buffer[end + 2 :]
+            replies.append(_SINK_REPLIES.get(verb, b"250 OK\r\n"))
+            if verb == b"DATA":
+                self._in_data = True
+                self._buffer = b"\r\n" + self._buffer  # the end marker may follow at once
+            elif verb == b"QUIT":
+                break
+        if replies:
+            assert self._transport is not None
+            self._transport.write(b"".join(replies))
+            if replies[-1].startswith(b"221"):
+                self._transport.close()
+
+
+_SINK_REPLIES = {
+    b"EHLO": b"250-sink\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+    b"DATA": b"354 end with <CRLF>.<CRLF>\r\n",
+    b"QUIT": b"221 bye\r\n",
+}
+
+
+class SmtpSink(_ThreadedServer):
+    """An SMTP receiver that only counts, with PIPELINING: for benchmarks, to measure the sender.
+
+    `LocalSmtpServer` (aiosmtpd) is the reference implementation the tests check emails against; it does a
+    few hundred emails a second on this machine, which would cap any figure of ours."""
+
+    def __init__(self, port: int = 0) -> None:
+        super().__init__(port)
+        self.count = 0
+        """Emails accepted."""
+
+    def protocol(self) -> asyncio.Protocol:
+        return _SinkProtocol(self)

@@ -1,0 +1,68 @@
+"""Email over our SMTP client: the text arrives intact at aiosmtpd (the reference server), logins work and a
+refused one defers instead of failing, and the pipelined path delivers everything to the bench's sink."""
+
+from __future__ import annotations
+
+from channel_senders.loopback import HOST, LocalSmtpServer, SmtpSink
+from journey_compiler.config.templates import Template
+
+
+def _email_channel(port: int, **extra: object) -> dict:
+    return {
+        "kind": "smtp",
+        "host": HOST,
+        "port": port,
+        "sender": "Café Ünter <noreply@shop.example>",
+        **extra,
+    }
+
+
+def test_the_text_survives_the_wire(dispatch, make_channels, enqueue, templates, http_server, now):
+    """Non-ASCII subject and sender, a line break in the subject, a body line starting with a dot (SMTP's end
+    marker unless stuffed), a line longer than quoted-printable's 76 characters, trailing spaces."""
+    body = "Grüße!\n.hidden behind a dot\n" + "long " * 40 + "\n\ttabbed  \n\nbye"
+    templates["tricky"] = Template(channel="email", subject="Grüße\naus Berlin", body=body)
+    enqueue("m1", "email", "tricky")
+    with LocalSmtpServer() as smtp:
+        report = dispatch(make_channels(smtp, http_server, email=_email_channel(smtp.port)), now)
+
+    assert report.counts == {("email", "sent"): 1}
+    (email,) = smtp.received
+    assert email.message["Subject"] == "Grüße aus Berlin"
+    assert email.message["From"] == "Café Ünter <noreply@shop.example>"
+    assert email.message["Message-ID"] == "<m1@shop.example>"
+    assert email.message.get_content() == body + "\n"
+
+
+def test_a_login_is_used_and_a_refused_one_defers(
+    dispatch, make_channels, enqueue, http_server, now, outcomes, monkeypatch
+):
+    monkeypatch.setenv("SMTP_USER", "shop")
+    enqueue("m1", "email", "welcome_email")
+    login = {"username_env": "SMTP_USER", "password_env": "SMTP_PASSWORD"}
+    with LocalSmtpServer(logins={"shop": "right"}) as smtp:
+        channels = make_channels(smtp, http_server, email=_email_channel(smtp.port, **login))
+        monkeypatch.setenv("SMTP_PASSWORD", "rotated")
+        refused = dispatch(channels, now)
+        monkeypatch.setenv("SMTP_PASSWORD", "right")
+        later = dispatch(channels, now.replace(hour=12))
+
+    assert refused.counts == {("email", "deferred"): 1}
+    assert "SMTP login to 127.0.0.1" in refused.outages["email"] and "535" in refused.outages["email"]
+    assert later.counts == {("email", "sent"): 1}
+    assert outcomes()["m1"][0] == "sent"
+    assert [e.rcpt_tos for e in smtp.received] == [["ada@example.com"]]
+
+
+def test_pipelined_sessions_deliver_everything(
+    dispatch, make_channels, enqueue, make_payload, http_server, now
+):
+    for i in range(60):
+        enqueue(f"m{i:02}", "email", "welcome_email", make_payload(f"p{i}", email=f"p{i}@example.com"))
+    with SmtpSink() as sink:
+        report = dispatch(
+            make_channels(None, http_server, email=_email_channel(sink.port, concurrency=3)), now
+        )
+
+    assert report.counts == {("email", "sent"): 60}
+    assert sink.count == 60
