@@ -4,6 +4,7 @@ and picture, instead of its generated SQL."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ FOLDER_GROUPS = {
 """A model's group by its dbt folder, unless its config says otherwise (`meta: {dagster: {group: ...}}`):
 the metric marts (tables) are `metrics`, the outbox `outbox`."""
 METRICS_GROUP = "metrics"
+OUTBOX_GROUP = "outbox"
 SOURCES_GROUP = "sources"
 
 
@@ -71,10 +73,22 @@ def _meta(props: Mapping[str, Any]) -> Mapping[str, Any]:
     return {**props.get("meta", {}), **props.get("config", {}).get("meta", {})}
 
 
+def journey_asset_keys(prepared: PreparedProject) -> dict[AssetKey, str]:
+    """The asset key of each journey's history model, with its journey id."""
+    translator = JourneysTranslator()
+    nodes = json.loads(prepared.manifest.read_text())["nodes"].values()
+    return {
+        translator.get_asset_key(node): _meta(node)["journey_id"]
+        for node in nodes
+        if node["resource_type"] == "model" and "journey_id" in _meta(node)
+    }
+
+
 def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str, dict[str, Any]]:
-    """The description (markdown: what the journey is, its counts per node, where its picture is) and the
-    metadata of a journey's history asset, from the outputs published by the last tick. The picture is a
-    file beside them: Dagster's markdown shows no inline images."""
+    """The description (markdown: what the journey is, its counts per node, its picture) and the metadata
+    of a journey's history asset, from the outputs published by the last tick. The picture is inline as an
+    SVG data URI (Dagster's markdown sanitizer lets `data:` image sources through) and a file beside the
+    outputs, with the HTML page that adds the metrics and the A/B table."""
     from journey_compiler.show.picture import figures_of, write_picture
     from journey_compiler.show.tables import NODE_COLUMNS, node_rows
 
@@ -94,7 +108,10 @@ def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str
             "",
             *table,
             "",
-            f"Picture with these counts: `{picture}` (HTML with metrics and the A/B table next to it; "
+            f"![{journey_id} with its counts](data:image/svg+xml;base64,"
+            f"{base64.b64encode(picture.read_bytes()).decode()})",
+            "",
+            f"Picture file: `{picture}` (the HTML next to it adds the metrics and the A/B table; "
             f"`journeys show {journey_id} --out FILE.svg` draws it afresh).",
         ]
     )
@@ -109,6 +126,7 @@ def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str
         ),
         "journey/picture": MetadataValue.path(str(picture)),
         "journey/picture_html": MetadataValue.path(str(picture.with_suffix(".html"))),
+        "journey/story": MetadataValue.md(description),
     }
     return description, metadata
 

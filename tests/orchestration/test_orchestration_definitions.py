@@ -26,6 +26,7 @@ ANCHOR_GROUPS = {
     "journeys_internal/jrn_welcome_series": "journeys",
     "journeys/journey_state": "journeys",
     "journeys/send_queue": "outbox",
+    SENDER: "outbox",
     METRIC_TABLE: "metrics",
     "journeys/journey_metrics": "metrics",
     "journeys/journey_experiments": "metrics",
@@ -57,7 +58,7 @@ def test_definitions_snapshot(defs: Definitions, workspace: Workspace) -> None:
     # groups read as a CRM user follows the pipeline: sources -> journeys -> outbox -> metrics
     assert {k: g for k, g in groups.items() if k in ANCHOR_GROUPS} == ANCHOR_GROUPS
     assert {groups[key] for key, folder in folders.items() if folder in ("staging", "quality")} == {"sources"}
-    assert set(groups.values()) == {"sources", "journeys", "outbox", "metrics", "senders"}
+    assert set(groups.values()) == {"sources", "journeys", "outbox", "metrics"}
     inputs = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}.items()
     assert {key: group for key, group in inputs if key.startswith(("raw/", "control/tick"))} == {
         "raw/events": "sources",

@@ -67,6 +67,25 @@ def test_tick_advances_journeys_and_queues_sends(
     assert queued[0] > 0
 
 
+def test_a_journey_materialization_tells_that_ticks_story(
+    first_tick: ExecuteInProcessResult, workspace: Workspace
+) -> None:
+    """The definitions were loaded before any tick (no counts then); the materialization has this tick's."""
+    (event,) = [
+        e.materialization
+        for e in first_tick.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "journeys_internal/jrn_welcome_series"
+    ]
+    (entered,) = sql(
+        workspace, "select count(*) from journeys.journey_state where journey_id = 'welcome_series'"
+    )
+    assert event.metadata["journey/entered"].value == entered[0] > 0
+    assert event.metadata["journey/counts_as_of"].value == "as of the tick at 2026-06-02 00:00 UTC"
+    assert event.metadata["journey/yaml"].value.endswith("journeys/welcome_series.yaml")
+    story = event.metadata["journey/story"].value
+    assert "| welcome |" in story and "](data:image/svg+xml;base64," in story
+
+
 def test_an_overtaken_scheduled_tick_is_skipped_not_failed(
     first_tick: ExecuteInProcessResult, defs: Definitions, instance: DagsterInstance, workspace: Workspace
 ) -> None:

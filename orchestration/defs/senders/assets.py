@@ -31,7 +31,7 @@ from journey_compiler.timeparse import parse_time
 from journey_compiler.warehouse.tables import MESSAGE_EVENTS_TABLE
 from orchestration.defs.ticks.assets import WAREHOUSE_POOL
 from orchestration.lib.dbt_project import PreparedProject
-from orchestration.lib.translator import JourneysTranslator, source_asset_key
+from orchestration.lib.translator import OUTBOX_GROUP, JourneysTranslator, source_asset_key
 
 STUCK_AFTER = timedelta(hours=1)
 """A message still unsent this long after it was due counts as stuck in the outbox check."""
@@ -54,7 +54,7 @@ def build_message_events(prepared: PreparedProject) -> AssetsDefinition:
 
     @asset(
         key=source_asset_key(prepared.manifest, MESSAGE_EVENTS_TABLE, JourneysTranslator()),
-        group_name="senders",
+        group_name=OUTBOX_GROUP,
         pool=WAREHOUSE_POOL,
         description="Send every due message of the send queue over its channel and record each outcome.",
     )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetsDefinition, AssetSelection, Config, Failure
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSelection, Config, Failure, Output
 from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 from pydantic import Field
 
@@ -15,7 +15,7 @@ from journey_compiler.runtime.lock import exclusive
 from journey_compiler.runtime.tick import TICK_TAG, begin_tick, finish_tick
 from journey_compiler.timeparse import parse_time
 from orchestration.lib.dbt_project import PreparedProject
-from orchestration.lib.translator import JourneysTranslator
+from orchestration.lib.translator import JourneysTranslator, journey_asset_keys, journey_asset_story
 
 WAREHOUSE_POOL = "duckdb_warehouse"
 """Every op writing the DuckDB file takes this pool: another writer (or reader) breaks dbt's lock."""
@@ -40,6 +40,7 @@ class TickConfig(Config):
 def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
     """Every dbt model of the workspace's project, grouped by folder, run by one op in the warehouse pool."""
     workspace, built = prepared.workspace, prepared.built
+    journeys = journey_asset_keys(prepared)
 
     @dbt_assets(
         manifest=prepared.manifest,
@@ -69,13 +70,27 @@ def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
                 why = "a later tick is already applied" if plan.superseded else "it is already applied"
                 context.log.info(f"tick {plan.tick_at}: nothing to run, {why}")
                 return
-            yield from dbt.cli(["run"], context=context).stream()
+            # held until the tick is applied and published, then yielded in dbt's (topological) order
+            events = list(dbt.cli(["run"], context=context).stream())
             # The warehouse records a deployment only when every model was rebuilt from this project version.
             finish_tick(
                 workspace, built, replace(plan, deploy=plan.deploy and selected == context.assets_def.keys)
             )
+        for event in events:
+            yield with_journey_story(event, context.assets_def, journeys, prepared)
 
     return journey_models
+
+
+def with_journey_story(
+    event: Any, models: AssetsDefinition, journeys: dict[AssetKey, str], prepared: PreparedProject
+) -> Any:
+    """A journey history's materialization carries this tick's counts and picture (from what it published);
+    the asset's definition metadata only has those of the last tick before the definitions loaded."""
+    key = models.keys_by_output_name.get(event.output_name) if isinstance(event, Output) else None
+    if key not in journeys:
+        return event
+    return event.with_metadata({**event.metadata, **journey_asset_story(prepared, journeys[key])[1]})
 
 
 def metric_marts(models: AssetsDefinition) -> AssetSelection:
