@@ -11,7 +11,8 @@ should wait: its remaining messages are then deferred without another attempt, w
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 
 from channel_senders.protocol import (
     DEFERRED,
@@ -45,11 +46,14 @@ class RetryPolicy:
 class _Channel:
     transport: Transport | None
     bucket: TokenBucket
-    slots: asyncio.Semaphore
-    """`concurrency` sends at once; the down check comes after the wait for a slot."""
+    concurrency: int
+    """Workers taking the channel's messages in order: `concurrency` sends at once, no task per message."""
     down: str | None = None
     retry_after: float | None = None
     unreachable_in_a_row: int = 0
+    queue: deque[tuple[OutgoingMessage, asyncio.Future[SendResult]]] = field(default_factory=deque)
+    idle: list[asyncio.Future[None]] = field(default_factory=list)
+    workers: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 class OpenChannels:
@@ -74,19 +78,41 @@ class OpenChannels:
                 if config is None:
                     raise ChannelUnavailable(f"channel {name!r} is not configured in channels.yaml")
                 self._open[name] = _Channel(
-                    open_transport(name, config),
-                    TokenBucket(config.rate_per_second),
-                    asyncio.Semaphore(config.concurrency),
+                    open_transport(name, config), TokenBucket(config.rate_per_second), config.concurrency
                 )
             except ChannelUnavailable as error:
-                self._open[name] = _Channel(None, TokenBucket(None), asyncio.Semaphore(1), down=str(error))
+                self._open[name] = _Channel(None, TokenBucket(None), 1, down=str(error))
         return self._open[name]
 
-    async def deliver(self, message: OutgoingMessage) -> SendResult:
-        """Hand `message` over, retrying within the policy; `deferred` when the channel cannot take it now."""
+    def deliver(self, message: OutgoingMessage) -> asyncio.Future[SendResult]:
+        """Hand `message` over, retrying within the policy; `deferred` when the channel cannot take it now.
+
+        Messages of one channel are taken in the order they were handed in."""
         channel = self._channel(message.channel)
-        async with channel.slots:
-            return await self._attempts(channel, message)
+        outcome: asyncio.Future[SendResult] = asyncio.get_running_loop().create_future()
+        channel.queue.append((message, outcome))
+        if channel.idle:
+            channel.idle.pop().set_result(None)
+        elif len(channel.workers) < channel.concurrency:
+            channel.workers.append(asyncio.ensure_future(self._work(channel)))
+        return outcome
+
+    async def _work(self, channel: _Channel) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            while channel.queue:
+                message, outcome = channel.queue.popleft()
+                try:
+                    result = await self._attempts(channel, message)
+                except Exception as error:  # a bug, not a provider's answer: the dispatch ends with it
+                    if not outcome.done():
+                        outcome.set_exception(error)
+                else:
+                    if not outcome.done():  # nobody waits for a cancelled one
+                        outcome.set_result(result)
+            wake: asyncio.Future[None] = loop.create_future()
+            channel.idle.append(wake)
+            await wake
 
     async def _attempts(self, channel: _Channel, message: OutgoingMessage) -> SendResult:
         policy = self._policy
@@ -136,4 +162,8 @@ class OpenChannels:
         return self
 
     async def __aexit__(self, *_: object) -> None:
+        workers = [worker for channel in self._open.values() for worker in channel.workers]
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
         await asyncio.gather(*(c.transport.close() for c in self._open.values() if c.transport is not None))
