@@ -15,7 +15,7 @@ import json
 import os
 import threading
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -119,6 +119,26 @@ class CallbackStore:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+@dataclass(frozen=True)
+class SpoolHealth:
+    waiting: int = 0
+    """Accepted callbacks not written to the warehouse yet."""
+    oldest_waiting_s: float | None = None
+    rejected: int = 0
+    """Spooled callbacks that named no known message, kept in `rejected/` with the reason."""
+
+
+def spool_health(warehouse: Path, now: float) -> SpoolHealth:
+    """What the spool holds (`now`: seconds since the epoch): the receiver writes it whenever the warehouse
+    is free, and every dispatch writes it first too, so a callback waits at most one tick-and-send cycle."""
+    spool = spool_dir(Path(warehouse))
+    if not spool.exists():
+        return SpoolHealth()
+    ages = [now - path.stat().st_mtime for path in spool.glob("*.json")]
+    rejected = sum(1 for _ in (spool / "rejected").glob("*.json"))
+    return SpoolHealth(len(ages), max(ages) if ages else None, rejected)
 
 
 def _dump(callbacks: list[Callback]) -> list[dict[str, str]]:

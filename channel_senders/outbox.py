@@ -34,6 +34,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import duckdb
 
+from channel_senders.callback_store import CallbackStore
 from channel_senders.channels import OpenChannels, RetryPolicy
 from channel_senders.delivery_rules import Candidate, DeliveryRules
 from channel_senders.protocol import DEFERRED, IN_FLIGHT, PENDING, OutgoingMessage, SendResult
@@ -147,6 +148,8 @@ def dispatch_project(
         raise JourneysError(f"no warehouse at {warehouse}: run `journeys init` and a tick first")
     naive_now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
     with exclusive(Path(warehouse), "journeys send (dispatch)"):
+        # callbacks spooled while a tick held the warehouse, should no receiver be running to write them
+        CallbackStore(Path(warehouse)).flush()
         con = connect(Path(warehouse))
         try:
             _require_outbox(con, warehouse)

@@ -203,3 +203,25 @@ def _wait_for_rows(warehouse: Path, expected: int) -> list[tuple]:
         if len(rows) >= expected:
             break
     return rows
+
+
+def test_a_dispatch_writes_callbacks_spooled_while_no_receiver_runs(
+    dispatch, channels, enqueue, http_server, now, events, tmp_path
+):
+    """A receiver stopped after spooling (the tick held the warehouse) leaves files behind; the next send
+    writes them before it dispatches, so the tick after it sees them."""
+    from channel_senders.callback_store import CallbackStore, spool_health
+    from channel_senders.callbacks import Callback
+
+    enqueue("m1", "push", "activation_nudge")
+    dispatch(channels, now)
+    warehouse = tmp_path / "warehouse.duckdb"
+    # what `accept` writes when another process holds the warehouse (the lock is re-entrant in this one)
+    CallbackStore(warehouse)._spool([Callback("m1", "delivered", now, "provider callback")])
+    waiting = spool_health(warehouse, time.time())
+
+    dispatch(channels, now)
+
+    assert waiting.waiting == 1 and waiting.rejected == 0
+    assert [(m, s) for m, s, _, _ in events()] == [("m1", "sending"), ("m1", "delivered"), ("m1", "sent")]
+    assert spool_health(warehouse, time.time()).waiting == 0

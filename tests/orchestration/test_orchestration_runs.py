@@ -136,6 +136,8 @@ def test_send_after_tick_delivers_the_queued_emails(
     send = defs.resolve_job_def("send").execute_in_process(run_config=request.run_config, instance=instance)
     assert send.success
     assert materialized(send) == {"control/message_events"}
+    (check,) = [c for c in send.get_asset_check_evaluations() if c.check_name == "outbox_health"]
+    assert check.metadata["callbacks_waiting"].value == 0, "no receiver left callbacks in the spool"
     sent = sql(
         workspace,
         "select q.recipient_id from journeys.message_events e join journeys.send_queue q using (message_id) "

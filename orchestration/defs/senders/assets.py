@@ -3,10 +3,12 @@
 The asset calls `dispatch_project`, the same entry point as `journeys send`, so the delivery rules, the
 writer lock and the outage handling are the CLI's. A dispatch that had to defer messages because a
 channel is down fails the run (after recording every outcome), so the outage is visible in the UI; the
-asset check `outbox_health` says how many messages are stuck (deferred, or due for long) or expired.
+asset check `outbox_health` says how many messages are stuck (deferred, or due for long) or expired, and
+warns when provider status callbacks have waited in the receiver's spool for long (see `journeys receive`).
 """
 
 # No `from __future__ import annotations` here: Dagster resolves the config annotation at runtime.
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from channel_senders.callback_store import spool_health
 from channel_senders.outbox import dispatch_project
 from channel_senders.outbox_health import outbox_health
 from journey_compiler.timeparse import parse_time
@@ -86,15 +89,20 @@ def build_outbox_check(prepared: PreparedProject, sender: AssetsDefinition) -> A
     @asset_check(asset=sender, name="outbox_health", blocking=False)
     def outbox_check() -> AssetCheckResult:
         health = outbox_health(warehouse, parse_time("now"), STUCK_AFTER)
+        spool = spool_health(warehouse, time.time())
+        late_callbacks = (spool.oldest_waiting_s or 0) > STUCK_AFTER.total_seconds()
         return AssetCheckResult(
-            passed=health.stuck == 0 and health.expired == 0,
+            passed=health.stuck == 0 and health.expired == 0 and not late_callbacks,
             severity=AssetCheckSeverity.WARN,
-            description=f"{health.stuck} messages stuck, {health.expired} expired",
+            description=f"{health.stuck} messages stuck, {health.expired} expired, "
+            f"{spool.waiting} status callbacks waiting to be written ({spool.rejected} rejected)",
             metadata={
                 "stuck": health.stuck,
                 "expired": health.expired,
                 "oldest_stuck_due": str(health.oldest_stuck_due or "-"),
                 "by_channel": MetadataValue.json(health.by_channel),
+                "callbacks_waiting": spool.waiting,
+                "callbacks_rejected": spool.rejected,
             },
         )
 
