@@ -3,6 +3,7 @@ line (and no file left behind) when there is no warehouse."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,24 @@ def test_a_channel_down_exits_2_and_says_which(tmp_path: Path, outbox_file):
         back = send("--dir", str(journeys), "--warehouse", str(warehouse), "--at", "2024-11-11T11:00:00")
     assert back.returncode == 0, back.stderr
     assert len(http.received) == 4
+
+
+def test_a_busy_warehouse_says_who_holds_it_and_sends_nothing(tmp_path: Path, outbox_file):
+    from journey_compiler.runtime.lock import exclusive
+
+    with LocalHttpServer() as http:
+        journeys = _journeys(tmp_path, http.url("/push"))
+        warehouse = outbox_file(tmp_path / "shop.duckdb", 2)
+        with exclusive(warehouse, "a long tick (test)"):
+            busy = subprocess.run(
+                [JOURNEYS, "send", "--dir", str(journeys), "--warehouse", str(warehouse)],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "JOURNEYS_LOCK_TIMEOUT": "0.5"},
+            )
+
+    assert busy.returncode == 1
+    (error,) = [line for line in busy.stderr.splitlines() if line.startswith("error:")]
+    assert "held by a long tick (test)" in error and "Retry when it has finished" in error
+    assert "Traceback" not in busy.stdout + busy.stderr
+    assert http.received == []
