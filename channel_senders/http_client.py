@@ -50,7 +50,7 @@ class _Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._outgoing: list[bytes] = []
-        self._waiting: deque[asyncio.Future[tuple[HttpAnswer, bool]]] = deque()
+        self._waiting: deque[tuple[asyncio.Future[tuple[HttpAnswer, bool]], asyncio.TimerHandle]] = deque()
         self.closed = False
         self.listed = False
         """In its pool's list of connections with room."""
@@ -91,8 +91,9 @@ class _Connection(asyncio.Protocol):
             answer, reusable, consumed = parsed
             del self._buffer[:consumed]
             self.used = True
-            waiting = self._waiting.popleft()
-            if not waiting.done():  # a request that timed out or was cancelled still has its answer
+            waiting, timer = self._waiting.popleft()
+            timer.cancel()
+            if not waiting.done():  # a request that was cancelled still has its answer
                 waiting.set_result((answer, reusable))
             if not reusable:
                 self.closed = True  # the rest of the pipeline fails and is tried again elsewhere
@@ -101,7 +102,8 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, error: BaseException) -> None:
         while self._waiting:
-            waiting = self._waiting.popleft()
+            waiting, timer = self._waiting.popleft()
+            timer.cancel()
             if not waiting.done():
                 waiting.set_exception(error)
 
@@ -119,12 +121,10 @@ class _Connection(asyncio.Protocol):
         if self.closed or self._transport is None:
             raise EOFError("connection closed while idle")
         waiting: asyncio.Future[tuple[HttpAnswer, bool]] = self._loop.create_future()
-        self._waiting.append(waiting)
+        self._waiting.append((waiting, self._loop.call_later(timeout, self._expire)))
         self._outgoing.append(request)
         if len(self._outgoing) == 1:
             self._loop.call_soon(self._flush)
-        timer = self._loop.call_later(timeout, self._expire)
-        waiting.add_done_callback(lambda _: timer.cancel())
         return waiting
 
     def close(self) -> None:

@@ -23,6 +23,10 @@ Sign = Callable[[bytes], dict[str, str]]
 """Authentication headers from the exact body bytes (an HMAC needs them; a bearer token does not)."""
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+"""Made once: `json.dumps` with options builds a new encoder for every call."""
+
+
 class JsonPostTransport:
     """POSTs `encode(message)` to one URL over a pool of `concurrency` keep-alive connections."""
 
@@ -32,7 +36,7 @@ class JsonPostTransport:
         self._pool = HttpPool(url, size=concurrency, pipeline=pipeline)
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        body = json.dumps(self._encode(message), ensure_ascii=False, separators=(",", ":")).encode()
+        body = _JSON.encode(self._encode(message)).encode()
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": message.message_id,
