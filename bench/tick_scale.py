@@ -431,8 +431,10 @@ def main() -> None:
     )
     interpreter = len(world.profiles) * len(ticks) / seconds
     print(f"reference interpreter: {interpreter:,.0f} profile-ticks/s ({len(world.profiles)} profiles)")
-    figures = [measure_world(args, history) for history in histories]
-    print(report(figures, interpreter))
+    figures: list[Figures] = []
+    for history in histories:
+        figures.append(measure_world(args, history))
+        print(report(figures, interpreter), flush=True)  # the table so far: a stopped run keeps its rows
 
 
 def report(figures: list[Figures], interpreter: float) -> str:
