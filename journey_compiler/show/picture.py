@@ -29,13 +29,16 @@ def figures_of(project: Project, warehouse: Path, journey_id: str) -> JourneyFig
         return journey_figures(con, journey_id, list(journey.nodes), published_as_of(warehouse))
 
 
-def render_picture(project: Project, warehouse: Path, journey_id: str, kind: str) -> str:
-    """`svg` or `html` text of the journey with its counts as of the last published tick."""
+def render_picture(
+    project: Project, warehouse: Path, journey_id: str, kind: str, max_width: float | None = None
+) -> str:
+    """`svg` or `html` text of the journey with its counts as of the last published tick (an SVG scaled
+    down to `max_width` if given)."""
     journey = find_journey(project, journey_id)
     with open_outputs(warehouse) as con:
         figures = journey_figures(con, journey_id, list(journey.nodes), published_as_of(warehouse))
         if kind == "svg":
-            return journey_svg(journey, figures)
+            return journey_svg(journey, figures, max_width)
         metrics, experiments = metric_table(con, journey_id), experiment_rows(con, journey_id)
     yaml_file = project.origin("journeys", journey_id).doc.file
     return journey_html(journey, yaml_file, journey_picture(journey, figures), metrics, experiments)

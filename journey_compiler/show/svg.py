@@ -103,12 +103,14 @@ def _size(lines: list[tuple[str, str]]) -> tuple[float, float]:
     return max(190.0, longest * CHAR + 2 * PAD), len(lines) * LINE + 2 * PAD - 4
 
 
-def journey_svg(journey: cfg.Journey, figures: JourneyFigures) -> str:
-    """The picture as SVG text."""
-    return ET.tostring(journey_picture(journey, figures), encoding="unicode")
+def journey_svg(journey: cfg.Journey, figures: JourneyFigures, max_width: float | None = None) -> str:
+    """The picture as SVG text; with `max_width`, scaled down to fit it (where the page cannot scale it)."""
+    return ET.tostring(journey_picture(journey, figures, max_width), encoding="unicode")
 
 
-def journey_picture(journey: cfg.Journey, figures: JourneyFigures) -> ET.Element:
+def journey_picture(
+    journey: cfg.Journey, figures: JourneyFigures, max_width: float | None = None
+) -> ET.Element:
     """The picture as an `<svg>` element (for embedding in HTML)."""
     lines = {ENTRY: entry_lines(journey, figures)}
     for node_id, node in journey.nodes.items():
@@ -117,7 +119,7 @@ def journey_picture(journey: cfg.Journey, figures: JourneyFigures) -> ET.Element
     for node_id, node in journey.nodes.items():
         edges += [(node_id, branch, target) for branch, target in node.successors().items()]
     layout = lay_out({n: _size(text) for n, text in lines.items()}, edges)
-    return _draw(journey, figures, layout, lines)
+    return _draw(journey, figures, layout, lines, max_width)
 
 
 _STYLE = """
@@ -135,14 +137,19 @@ text { font-family: Helvetica, Arial, sans-serif; font-size: 12px; fill: #222; }
 
 
 def _draw(
-    journey: cfg.Journey, figures: JourneyFigures, layout: Layout, lines: dict[str, list[tuple[str, str]]]
+    journey: cfg.Journey,
+    figures: JourneyFigures,
+    layout: Layout,
+    lines: dict[str, list[tuple[str, str]]],
+    max_width: float | None,
 ) -> ET.Element:
     height = layout.height + 20
+    scale = min(1.0, max_width / layout.width) if max_width else 1.0
     svg = ET.Element(
         "svg",
         xmlns="http://www.w3.org/2000/svg",
-        width=f"{layout.width:.0f}",
-        height=f"{height:.0f}",
+        width=f"{layout.width * scale:.0f}",
+        height=f"{height * scale:.0f}",
         viewBox=f"0 0 {layout.width:.0f} {height:.0f}",
     )
     ET.SubElement(svg, "title").text = f"{journey.name or journey.id} ({journey.id})"

@@ -25,6 +25,9 @@ FOLDER_GROUPS = {
 }
 """A model's group by its dbt folder, unless its config says otherwise (`meta: {dagster: {group: ...}}`):
 the metric marts (tables) are `metrics`, the outbox `outbox`."""
+DESCRIPTION_WIDTH = 820
+"""Pixels a journey's picture is scaled down to in its asset description: Dagster's page shows an image at
+its own size, and the description column of a 1440-pixel-wide window is about that wide."""
 METRICS_GROUP = "metrics"
 OUTBOX_GROUP = "outbox"
 SOURCES_GROUP = "sources"
@@ -53,8 +56,15 @@ class JourneysTranslator(DagsterDbtTranslator):
         return FOLDER_GROUPS.get(folder or "", folder)
 
     def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        """A journey's story; else the model's own description, without the raw SQL dagster-dbt appends
+        (generated Jinja a CRM user cannot act on)."""
         story = self._journey(_meta(dbt_resource_props).get("journey_id"))
-        return story[0] if story else super().get_description(dbt_resource_props)
+        if story:
+            return story[0]
+        described = (dbt_resource_props.get("description") or "").strip()
+        if not described:
+            return super().get_description(dbt_resource_props)
+        return described
 
     def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
         story = self._journey(_meta(dbt_resource_props).get("journey_id"))
@@ -65,7 +75,12 @@ class JourneysTranslator(DagsterDbtTranslator):
         if self.prepared is None or journey_id not in self.prepared.built.project.journeys:
             return None
         if journey_id not in self._journeys:
-            self._journeys[journey_id] = journey_asset_story(self.prepared, journey_id)
+            description, metadata = journey_asset_story(self.prepared, journey_id)
+            note = (
+                "_These are the figures of when the definitions loaded; every tick's materialization carries "
+                "its own (Metadata, Events)._"
+            )
+            self._journeys[journey_id] = (f"{description}\n\n{note}", metadata)
         return self._journeys[journey_id]
 
 
@@ -89,7 +104,7 @@ def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str
     of a journey's history asset, from the outputs published by the last tick. The picture is inline as an
     SVG data URI (Dagster's markdown sanitizer lets `data:` image sources through) and a file beside the
     outputs, with the HTML page that adds the metrics and the A/B table."""
-    from journey_compiler.show.picture import figures_of, write_picture
+    from journey_compiler.show.picture import figures_of, render_picture, write_picture
     from journey_compiler.show.tables import NODE_COLUMNS, node_rows
 
     project, warehouse = prepared.built.project, prepared.workspace.warehouse
@@ -98,6 +113,7 @@ def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str
     picture = write_picture(project, warehouse, journey_id)
     yaml_file = project.root.parent / project.origin("journeys", journey_id).doc.file
     rows = node_rows(journey, figures)
+    inline = render_picture(project, warehouse, journey_id, "svg", max_width=DESCRIPTION_WIDTH)
     as_of = f"as of the tick at {figures.as_of:%Y-%m-%d %H:%M} UTC" if figures.as_of else "no tick yet"
     table = ["| " + " | ".join(NODE_COLUMNS) + " |", "|" + " --- |" * len(NODE_COLUMNS)]
     table += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
@@ -109,7 +125,7 @@ def journey_asset_story(prepared: PreparedProject, journey_id: str) -> tuple[str
             *table,
             "",
             f"![{journey_id} with its counts](data:image/svg+xml;base64,"
-            f"{base64.b64encode(picture.read_bytes()).decode()})",
+            f"{base64.b64encode(inline.encode()).decode()})",
             "",
             f"Picture file: `{picture}` (the HTML next to it adds the metrics and the A/B table; "
             f"`journeys show {journey_id} --out FILE.svg` draws it afresh).",

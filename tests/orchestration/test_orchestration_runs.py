@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import duckdb
 import pytest
@@ -19,6 +22,7 @@ from dagster import (
 
 from channel_senders.loopback import LocalSmtpServer
 from journey_compiler.runtime.workspace import Workspace
+from orchestration.lib.translator import DESCRIPTION_WIDTH
 
 pytestmark = pytest.mark.slow
 
@@ -67,6 +71,19 @@ def test_tick_advances_journeys_and_queues_sends(
     assert queued[0] > 0
 
 
+def test_a_tick_runs_the_checks_of_what_it_wrote(first_tick: ExecuteInProcessResult) -> None:
+    """dbt build with the tick's own checks (tag tick_check) and the data-quality warning, not the tests
+    that read every row of a history."""
+    checks = {
+        e.event_specific_data.asset_check_key.name: e.event_specific_data.passed
+        for e in first_tick.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+    assert checks.pop("raw_rows_usable") in (True, False)
+    assert checks and set(checks) == {name for name in checks if name.startswith("journey_history_keys_jrn_")}
+    assert "journey_history_keys_jrn_welcome_series_" in checks and all(checks.values())
+
+
 def test_a_journey_materialization_tells_that_ticks_story(
     first_tick: ExecuteInProcessResult, workspace: Workspace
 ) -> None:
@@ -83,7 +100,14 @@ def test_a_journey_materialization_tells_that_ticks_story(
     assert event.metadata["journey/counts_as_of"].value == "as of the tick at 2026-06-02 00:00 UTC"
     assert event.metadata["journey/yaml"].value.endswith("journeys/welcome_series.yaml")
     story = event.metadata["journey/story"].value
-    assert "| welcome |" in story and "](data:image/svg+xml;base64," in story
+    assert "| welcome |" in story
+    # the picture is inline, scaled down to the description's width (Dagster shows images at their size)
+    inline = re.search(r"\]\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", story)
+    assert inline is not None
+    svg = ElementTree.fromstring(base64.b64decode(inline.group(1)))
+    drawn = float(svg.get("viewBox", "").split()[2])
+    assert float(svg.get("width", "0")) == min(drawn, DESCRIPTION_WIDTH)
+    assert "welcome" in "".join(svg.itertext())
 
 
 def test_an_overtaken_scheduled_tick_is_skipped_not_failed(

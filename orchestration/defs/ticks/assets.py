@@ -11,6 +11,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSele
 from dagster_dbt import DbtCliResource, build_dbt_asset_selection, dbt_assets
 from pydantic import Field
 
+from journey_compiler.render import TICK_CHECK_TAG
 from journey_compiler.runtime.lock import exclusive
 from journey_compiler.runtime.tick import TICK_TAG, begin_tick, finish_tick
 from journey_compiler.timeparse import parse_time
@@ -61,8 +62,8 @@ def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
             )
         # the CLI's writers take the same lock: a Dagster run and a `journeys tick` never write at once
         with exclusive(workspace.warehouse, f"Dagster run {context.run_id}", notify=context.log.info):
-            if not selected & tick_keys:
-                yield from dbt.cli(["run"], context=context).stream()
+            if not selected & tick_keys:  # the metrics job: its marts' tests run as their checks
+                yield from dbt.cli(["build"], context=context).stream()
                 return
             plan = begin_tick(workspace, built, parse_time(config.tick_at), if_behind="skip")
             context.instance.add_run_tags(context.run_id, {TICK_AT_TAG: plan.tick_at.isoformat()})
@@ -70,8 +71,9 @@ def build_journey_models(prepared: PreparedProject) -> AssetsDefinition:
                 why = "a later tick is already applied" if plan.superseded else "it is already applied"
                 context.log.info(f"tick {plan.tick_at}: nothing to run, {why}")
                 return
-            # held until the tick is applied and published, then yielded in dbt's (topological) order
-            events = list(dbt.cli(["run"], context=context).stream())
+            # dbt build: the tick's checks (selected by the tick job) fail the run before it is applied.
+            # Held until the tick is applied and published, then yielded in dbt's (topological) order.
+            events = list(dbt.cli(["build"], context=context).stream())
             # The warehouse records a deployment only when every model was rebuilt from this project version.
             finish_tick(
                 workspace, built, replace(plan, deploy=plan.deploy and selected == context.assets_def.keys)
@@ -95,6 +97,15 @@ def with_journey_story(
 
 def metric_marts(models: AssetsDefinition) -> AssetSelection:
     return build_dbt_asset_selection([models], dbt_select=METRIC_MARTS)
+
+
+def history_wide_checks(models: AssetsDefinition) -> AssetSelection:
+    """The dbt tests that read every row of a history (keys and not-nulls of the marts): a tick runs only
+    the checks of what it wrote (tag tick_check), as `journeys tick` does; a deploy (`journeys tick` after a
+    change) and `dbt build` by hand run them all."""
+    return build_dbt_asset_selection(
+        [models], dbt_select="resource_type:test", dbt_exclude=f"tag:{TICK_CHECK_TAG}"
+    )
 
 
 def tick_models(models: AssetsDefinition) -> AssetSelection:

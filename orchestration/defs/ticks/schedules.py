@@ -14,7 +14,7 @@ from dagster import (
     schedule,
 )
 
-from orchestration.defs.ticks.assets import metric_marts, tick_run_config
+from orchestration.defs.ticks.assets import history_wide_checks, metric_marts, tick_run_config
 
 if TYPE_CHECKING:
     # not exported by dagster, but what define_asset_job returns
@@ -26,9 +26,10 @@ TICK_CRON = "*/5 * * * *"
 def build_tick_job(models: AssetsDefinition) -> UnresolvedAssetJobDefinition:
     return define_asset_job(
         "tick",
-        selection=AssetSelection.assets(models) - metric_marts(models),
-        description="One tick: stage new events, advance every journey, rebuild the marts' views. "
-        "Metric tables are left to the metrics job.",
+        selection=AssetSelection.assets(models) - metric_marts(models) - history_wide_checks(models),
+        description="One tick: stage new events, advance every journey, rebuild the marts' views, and run "
+        "the checks of what it wrote (ids present and unique, one position per entry): a failed check "
+        "leaves the tick unapplied. Metric tables are left to the metrics job.",
     )
 
 
