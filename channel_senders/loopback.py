@@ -276,7 +276,8 @@ class _SinkProtocol(_Connection):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._in_data = False
-        transport.write(b"220 sink ESMTP\r\n")  # type: ignore[attr-defined]
+        assert self._transport is not None
+        self._transport.write(b"220 sink ESMTP\r\n")
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
