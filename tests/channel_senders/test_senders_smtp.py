@@ -66,3 +66,27 @@ def test_pipelined_sessions_deliver_everything(
 
     assert report.counts == {("email", "sent"): 60}
     assert sink.count == 60
+
+
+class _RefusingNobody(LocalSmtpServer):
+    async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802, ANN001, ANN201
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_refused_recipient_fails_alone(
+    dispatch, make_channels, enqueue, make_payload, http_server, now, outcomes
+):
+    enqueue("m1", "email", "welcome_email", make_payload("p1", email="nobody@example.com"), priority=1)
+    enqueue("m2", "email", "welcome_email", make_payload("p2", email="bob@example.com"), priority=2)
+    with _RefusingNobody() as smtp:
+        channels = make_channels(smtp, http_server, email=_email_channel(smtp.port, concurrency=1))
+        dispatch(channels, now)
+
+    assert outcomes() == {
+        "m1": ("failed", "SMTP 550 for nobody@example.com: 5.1.1 no such user"),
+        "m2": ("sent", "SMTP accepted <m2@shop.example>"),
+    }
+    assert [e.rcpt_tos for e in smtp.received] == [["bob@example.com"]]
