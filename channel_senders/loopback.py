@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import threading
 import time
 from collections.abc import Sequence
@@ -78,8 +79,11 @@ class LocalSmtpServer:
         port: int = 0,
         keep: bool = True,
         logins: dict[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.received: list[ReceivedEmail] = []
+        self._tls = tls
+        """A server certificate: STARTTLS is offered, and required before any email."""
         self._logins = logins
         """username -> password: AUTH is offered (over plain TCP, as on loopback only) and required."""
         self.count = 0
@@ -117,10 +121,12 @@ class LocalSmtpServer:
         return int(self._controller.port)
 
     def __enter__(self) -> LocalSmtpServer:
-        auth: dict[str, Any] = {}
+        options: dict[str, Any] = {}
         if self._logins is not None:
-            auth = {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
-        self._controller = _FreePortController(self, hostname=HOST, port=self._requested_port, **auth)
+            options = {"authenticator": self._authenticate, "auth_require_tls": False, "auth_required": True}
+        if self._tls is not None:
+            options |= {"tls_context": self._tls, "require_starttls": True}
+        self._controller = _FreePortController(self, hostname=HOST, port=self._requested_port, **options)
         self._controller.start()
         return self
 

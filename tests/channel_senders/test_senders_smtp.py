@@ -1,7 +1,12 @@
 """Email over our SMTP client: the text arrives intact at aiosmtpd (the reference server), logins work and a
-refused one defers instead of failing, and the pipelined path delivers everything to the bench's sink."""
+refused one defers instead of failing, STARTTLS verifies the certificate, a refused recipient fails alone,
+and the pipelined path delivers everything to the bench's sink."""
 
 from __future__ import annotations
+
+import ssl
+import subprocess
+from pathlib import Path
 
 from channel_senders.loopback import HOST, LocalSmtpServer, SmtpSink
 from journey_compiler.config.templates import Template
@@ -90,3 +95,34 @@ def test_a_refused_recipient_fails_alone(
         "m2": ("sent", "SMTP accepted <m2@shop.example>"),
     }
     assert [e.rcpt_tos for e in smtp.received] == [["bob@example.com"]]
+
+
+def _certificate(folder: Path) -> tuple[Path, ssl.SSLContext]:
+    """A self-signed certificate for 127.0.0.1, and the server context that presents it."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return cert, context
+
+
+def test_starttls_verifies_the_certificate(
+    dispatch, make_channels, enqueue, http_server, now, tmp_path, monkeypatch
+):
+    cert, context = _certificate(tmp_path)
+    enqueue("m1", "email", "welcome_email")
+    with LocalSmtpServer(tls=context) as smtp:
+        channels = make_channels(smtp, http_server, email=_email_channel(smtp.port, starttls=True))
+        untrusted = dispatch(channels, now)
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # where OpenSSL looks for trusted certificates
+        trusted = dispatch(channels, now.replace(hour=12))
+
+    assert untrusted.counts == {("email", "deferred"): 1}
+    assert "certificate verify failed" in untrusted.outages["email"]
+    assert trusted.counts == {("email", "sent"): 1}
+    assert [e.rcpt_tos for e in smtp.received] == [["ada@example.com"]]
