@@ -312,7 +312,7 @@ def measure_world(args: argparse.Namespace, history: float) -> Figures:
 
 
 def _seconds(ticks: list[Tick]) -> str:
-    return ", ".join(f"{t.end_to_end:.2f}" for t in ticks) + " s"
+    return ", ".join(f"{t.end_to_end:.2f} s ({t.cpu:.2f} CPU)" for t in ticks)
 
 
 _TARGET = re.compile(
