@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-ROWS_PER_PART = 250_000
+ROWS_PER_PART = 100_000
 """Rows after which a part is closed and the next publish starts a new one (bounds a publish's rewrite)."""
 MARK = "journeys_through"
 """Parquet key-value metadata key: the largest position (tick or rowid) the part's rows reach."""
