@@ -10,13 +10,14 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from glob import glob
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from journey_compiler.runtime.lock import connect
-from journey_compiler.runtime.publish import MANIFEST, published_dir, view_sql
+from journey_compiler.runtime.publish import MANIFEST, published_dir, published_path, view_sql
 
 
 @contextmanager
@@ -30,7 +31,9 @@ def open_outputs(warehouse: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     with duckdb.connect() as con:
         con.execute("create schema journeys")
         for table in published_tables(warehouse):
-            con.execute(view_sql(folder, table))
+            # a folder published before append-only tables had parts has none until the next tick
+            if glob(published_path(folder, table)):
+                con.execute(view_sql(folder, table))
         yield con
 
 
