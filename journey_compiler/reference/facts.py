@@ -29,6 +29,9 @@ from journey_compiler.reference.world import (
 
 OUTCOMES = ("sent", "failed", "suppressed")
 """The statuses a send's outcome branches (`on_sent`, `on_failed`, `on_suppressed`) follow."""
+READ_AS = {"expired": "failed"}
+"""Statuses a journey branches on as another one: a message that expired unsent (the channel's
+`expire_after` passed) failed to go out (docs/semantics.md, "An expired message failed")."""
 LIFECYCLE = ("sending", "sent", "delivered", "read", "clicked", "failed", "suppressed")
 """A message's statuses in the order they happen; two recorded at one instant count in this order (README:
 `sending` is written before the provider call, with the same time as its outcome)."""

@@ -25,7 +25,7 @@ from journey_compiler.reference.entries import (
     once_occurrence,
     utc,
 )
-from journey_compiler.reference.facts import OUTCOMES, TickFacts, status_order
+from journey_compiler.reference.facts import OUTCOMES, READ_AS, TickFacts, status_order
 from journey_compiler.reference.ids import entry_id, race_notice_id, trigger_key
 from journey_compiler.reference.nodes import KEEP, Move, NodeRules, race_variant
 from journey_compiler.reference.segments import detail_reached, holds
@@ -292,14 +292,15 @@ class JourneyRun:
     # ---------------------------------------------------------------- message outcomes
 
     def statuses(self, facts: TickFacts, entry: Entry, node_id: str) -> list[tuple[str, datetime]]:
-        """Every status the entry's messages of a send node have had by this tick, earliest first: a
-        suppression by the tick at the message's creation, then what the senders recorded."""
+        """Every status the entry's messages of a send node have had by this tick, earliest first, as the
+        journey reads them (READ_AS): a suppression by the tick at the message's creation, then what the
+        senders recorded."""
         found = []
         for message in self.messages.get((entry.entry_id, node_id), []):
             if message.status == "suppressed":
                 found.append(MessageEvent(message.message_id, "suppressed", message.created_at))
             found += facts.statuses(message.message_id)
-        return [(s.status, s.status_at) for s in sorted(found, key=status_order)]
+        return [(READ_AS.get(s.status, s.status), s.status_at) for s in sorted(found, key=status_order)]
 
     def outcome(self, facts: TickFacts, entry: Entry, node_id: str) -> tuple[str, datetime] | None:
         """The first outcome (`sent`, `failed` or `suppressed`) of the entry's message at a send node."""

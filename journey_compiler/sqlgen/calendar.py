@@ -2,25 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlglot import exp
 
 from journey_compiler.sqlgen.ast import aliased, col, eq
 from journey_compiler.sqlgen.relations import ref
 
 DAY = col("day", "cal")
-"""The calendar day inside `first_trading_day`'s condition."""
+"""The calendar day inside `closed_day`'s subquery."""
+SHUT = col("day", "shut")
+"""A closed calendar day inside `first_trading_day`'s subquery."""
 
 
-def first_trading_day(after: Callable[[exp.Column], exp.Expression]) -> exp.Expression:
-    """The earliest trading day for which `after(day)` holds (a scalar subquery; NULL if none is listed)."""
-    return (
-        exp.select(exp.func("MIN", DAY.copy()))
-        .from_(aliased(ref("stg_raw__trading_calendar"), "cal"))
-        .where(exp.and_(col("is_trading_day", "cal"), after(DAY.copy())))
+def first_trading_day(start: exp.Expression) -> exp.Expression:
+    """The first day on or after `start` (a date) that the calendar does not close. A day the calendar does
+    not list trades (docs/semantics.md, "A day missing from the trading calendar"), so the answer is `start`
+    itself, or the day after the first closed day from `start` on whose next day is not closed."""
+    after_shut = exp.cast(
+        exp.Add(this=SHUT.copy(), expression=exp.Interval(this=exp.Literal.number(1), unit=exp.var("DAY"))),
+        "DATE",
+    )
+    reopens = (
+        exp.select(exp.func("MIN", after_shut))
+        .from_(aliased(ref("stg_raw__trading_calendar"), "shut"))
+        .where(
+            exp.and_(
+                exp.not_(col("is_trading_day", "shut")),
+                exp.GTE(this=SHUT.copy(), expression=start.copy()),
+                exp.not_(closed_day(after_shut.copy())),
+            )
+        )
         .subquery()
     )
+    return exp.Case(ifs=[exp.If(this=exp.not_(closed_day(start)), true=start.copy())], default=reopens)
 
 
 def closed_day(local: exp.Expression) -> exp.Expression:

@@ -80,24 +80,32 @@ def next_weekday(local: exp.Expression, isodow: int, clock: time) -> exp.Express
     )
 
 
+MONTHS_AHEAD = 4
+"""Months looked at by `next_month_day`: from any month, one that has day 29, 30 or 31 and is still ahead
+comes within the next three."""
+
+
 def next_month_day(local: exp.Expression, day: int, clock: time) -> exp.Expression:
-    """The first local instant on day `day` of a month at `clock`, not before `local` (a day past the month's
-    end rolls into the next month, as date arithmetic does)."""
-    month = exp.TimestampTrunc(this=local.copy(), unit=exp.var("MONTH"))
+    """The first local instant on day `day` of a month at `clock`, not before `local`. Spec: "next such day of
+    month": a month without that day (31 in April) is skipped (docs/semantics.md, "A month without the
+    day")."""
+    this_month = exp.TimestampTrunc(this=local.copy(), unit=exp.var("MONTH"))
     offset = exp.Interval(
         this=exp.Literal.number((day - 1) * 24 * 60 + clock.hour * 60 + clock.minute), unit=exp.var("MINUTE")
     )
-    candidate = exp.Add(this=month, expression=offset)
-    next_month = exp.Add(
-        this=exp.Add(
-            this=month.copy(), expression=exp.Interval(this=exp.Literal.number(1), unit=exp.var("MONTH"))
-        ),
-        expression=offset.copy(),
-    )
-    return exp.Case(
-        ifs=[exp.If(this=exp.GTE(this=candidate.copy(), expression=local.copy()), true=candidate)],
-        default=next_month,
-    )
+    ifs = []
+    for ahead in range(MONTHS_AHEAD):
+        month = exp.Add(
+            this=this_month.copy(),
+            expression=exp.Interval(this=exp.Literal.number(ahead), unit=exp.var("MONTH")),
+        )
+        candidate = exp.Add(this=month, expression=offset.copy())
+        in_that_month = exp.EQ(
+            this=exp.TimestampTrunc(this=candidate.copy(), unit=exp.var("MONTH")), expression=month.copy()
+        )
+        ahead_of_local = exp.GTE(this=candidate.copy(), expression=local.copy())
+        ifs.append(exp.If(this=exp.and_(in_that_month, ahead_of_local), true=candidate))
+    return exp.Case(ifs=ifs)
 
 
 def clock_on(day: exp.Expression, clock: time) -> exp.Expression:

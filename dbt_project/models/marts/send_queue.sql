@@ -13,9 +13,16 @@ message_events as (
 latest_status as (
     select message_id, status, status_at
     from message_events
-    -- `sending` is written before the provider call with the same status_at as the outcome: outcomes win
+    -- statuses at one instant count in the order a message lives them (`sending` is written before the
+    -- provider call with the same status_at as the outcome: outcomes win); docs/semantics.md
     qualify row_number() over (
-        partition by message_id order by status_at desc, (status = 'sending') asc, status
+        partition by message_id
+        order by
+            status_at desc,
+            case status
+                when 'sending' then 0 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3
+                when 'clicked' then 4 when 'failed' then 5 when 'suppressed' then 6 else 7
+            end desc
     ) = 1
 ),
 
@@ -37,7 +44,8 @@ final as (
         sends.ab_group,
         coalesce(latest_status.status, sends.status) as status,
         latest_status.status_at,
-        sends.reason as suppressed_by,
+        -- why the tick suppressed it; nothing else (the race notice's record reason is not one)
+        case when sends.status = 'suppressed' then sends.reason end as suppressed_by,
         sends.cap_exempt,
         sends.version,
     from records as sends

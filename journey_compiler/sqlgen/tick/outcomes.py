@@ -95,7 +95,11 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
             "node_id": exp.Case(
                 ifs=[exp.If(this=is_("exit"), true=exp.null())], default=col("next_node", "o")
             ),
-            "branch": col("branch", "o"),
+            # exit_when takes none of the node's branches (docs/semantics.md, "An exit names no branch")
+            "branch": exp.Case(
+                ifs=[exp.If(this=eq(col("exit_reason", "o"), "exit_when"), true=exp.null())],
+                default=col("branch", "o"),
+            ),
             **o,
             "reason": exp.Case(
                 ifs=[

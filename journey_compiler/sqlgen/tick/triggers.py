@@ -37,8 +37,9 @@ def trigger_events(tick: TickSql) -> exp.Select:
         assert entry.absent is not None and entry.absent_within is not None
         # enters when the window after the event closes without the other event
         entry_at = plus(col("event_time", "e"), entry.absent_within)
+        # prevented by the `times`-th other event inside the window (docs/semantics.md)
         absent = (
-            exp.select("1")
+            exp.select(exp.func("COUNT", exp.Star()))
             .from_(aliased(KNOWN_EVENTS, "b"))
             .where(
                 exp.and_(
@@ -52,7 +53,7 @@ def trigger_events(tick: TickSql) -> exp.Select:
         )
         conditions += [
             exp.LTE(this=entry_at.copy(), expression=tick_col("horizon")),
-            exp.not_(exp.Exists(this=absent)),
+            exp.LT(this=absent.subquery(), expression=exp.Literal.number(entry.absent.times)),
         ]
     return (
         exp.select(

@@ -8,7 +8,7 @@ from sqlglot import exp
 
 from journey_compiler.config import journey as cfg
 from journey_compiler.ir import Step
-from journey_compiler.sqlgen.ast import aliased, col, eq, lit, not_null, plus
+from journey_compiler.sqlgen.ast import col, eq, lit, not_null, plus, union_all
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.paths import Answer
@@ -18,24 +18,56 @@ def answer(tick: TickSql, step: Step) -> Answer:
     spec = step.node_as(cfg.MessageStatusNode).message_status
     at = f"at_{step.id}"
     closes = plus(col("arrived_at", at), spec.within)
-    # the entry's messages from that node, whoever received them (subject conversion may fan out)
+    # the entry's messages from that node, whoever received them (subject conversion may fan out): created
+    # by earlier ticks or by this one; a message the tick suppressed has that status from its creation
+    messages = union_all(
+        [
+            exp.select(
+                "entry_id",
+                "message_id",
+                exp.alias_(
+                    exp.Case(ifs=[exp.If(this=eq(col("status"), "suppressed"), true=col("logical_at"))]),
+                    "suppressed_at",
+                ),
+            )
+            .from_("history")
+            .where(exp.and_(eq(col("record"), "send"), eq(col("node_id"), spec.of))),
+            exp.select(
+                "entry_id",
+                "message_id",
+                exp.alias_(
+                    exp.Case(ifs=[exp.If(this=not_null(col("suppressed_by")), true=col("arrived_at"))]),
+                    "suppressed_at",
+                ),
+            ).from_(f"message_{spec.of}"),
+        ]
+    )
+    statuses = union_all(
+        [
+            exp.select("message_id", "status", "status_at").from_(ref("stg_control__message_events")),
+            exp.select(
+                "message_id",
+                exp.alias_(lit("suppressed"), "status"),
+                exp.alias_(col("suppressed_at"), "status_at"),
+            )
+            .from_(messages.subquery("created"))
+            .where(not_null(col("suppressed_at"))),
+        ]
+    )
+    wanted = [lit(v) for v in spec.is_] + ([lit("expired")] if "failed" in spec.is_ else [])
+    # a status reached before the path arrived counts at the arrival (docs/semantics.md)
     seen = (
-        exp.select(exp.func("MIN", col("status_at", "me")))
-        .from_(aliased(ref("stg_control__message_events"), "me"))
+        exp.select(exp.func("MIN", exp.func("GREATEST", col("status_at", "me"), col("arrived_at", at))))
+        .from_(statuses.subquery("me"))
         .join(
-            aliased("history", "sent"),
+            messages.subquery("sent"),
             join_type="inner",
-            on=exp.and_(
-                eq(col("message_id", "sent"), col("message_id", "me")),
-                eq(col("record", "sent"), "send"),
-                eq(col("node_id", "sent"), spec.of),
-            ),
+            on=eq(col("message_id", "sent"), col("message_id", "me")),
         )
         .where(
             exp.and_(
                 eq(col("entry_id", "sent"), col("entry_id", at)),
-                exp.In(this=col("status", "me"), expressions=[lit(v) for v in spec.is_]),
-                exp.GTE(this=col("status_at", "me"), expression=col("arrived_at", at)),
+                exp.In(this=col("status", "me"), expressions=wanted),
                 exp.LTE(
                     this=col("status_at", "me"),
                     expression=exp.func("LEAST", closes.copy(), tick_col("tick_at")),

@@ -12,13 +12,15 @@ from journey_compiler.ir import Step
 from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null
 from journey_compiler.sqlgen.calendar import closed_day, first_trading_day
 from journey_compiler.sqlgen.ids import stable_id
-from journey_compiler.sqlgen.localtime import in_window, next_clock, to_local, to_utc
+from journey_compiler.sqlgen.localtime import in_window, next_clock, plus_days, to_local, to_utc
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.sqlgen.tick.builder import KNOWN_EVENTS, TickSql, tick_col
 from journey_compiler.sqlgen.tick.paths import PATH_COLUMNS, Answer, instant
 
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
-FINAL_STATUSES = ("sent", "failed", "suppressed")
+FINAL_STATUSES = ("sent", "failed", "suppressed", "expired")
+READ_AS = {"expired": "failed"}
+"""A message that expired unsent failed (docs/semantics.md, "An expired message failed")."""
 
 
 def answer(tick: TickSql, step: Step) -> Answer:
@@ -60,7 +62,7 @@ def _recipients(tick: TickSql, step: Step, spec: cfg.SendSpec) -> str:
 
 
 def _next_trading_day_same_time(local: exp.Expression) -> exp.Expression:
-    next_open = first_trading_day(lambda day: exp.GT(this=day, expression=exp.cast(local.copy(), "DATE")))
+    next_open = first_trading_day(exp.cast(plus_days(exp.cast(local.copy(), "DATE"), 1), "DATE"))
     time_of_day = exp.paren(
         exp.Sub(this=local.copy(), expression=exp.TimestampTrunc(this=local.copy(), unit=exp.var("DAY")))
     )
@@ -180,6 +182,13 @@ def _payload(tick: TickSql) -> exp.Expression:
     )
 
 
+def _branch_for(outcomes: set[str], status: str) -> str:
+    """The send's own branch for an outcome, else `next` (docs/semantics.md, "An outcome without its own
+    branch takes `next`"; without `next` the path completes)."""
+    own = f"on_{READ_AS.get(status, status)}"
+    return own if own in outcomes else "next"
+
+
 def _outcome(tick: TickSql, step: Step, messages: str, outcomes: set[str]) -> exp.Select:
     """Wait for the first final outcome the senders recorded (or the suppression decided here)."""
     first = (
@@ -199,14 +208,15 @@ def _outcome(tick: TickSql, step: Step, messages: str, outcomes: set[str]) -> ex
         .group_by("message_id")
     )
     tick.cte(f"outcome_{step.id}", first)
-    sent_branch = "on_sent" if "on_sent" in outcomes else ("next" if "next" in step.successors else "on_sent")
     suppressed_here = not_null(col("suppressed_by", "m"))
     branch = exp.Case(
         ifs=[
-            exp.If(this=suppressed_here, true=lit("on_suppressed")),
-            exp.If(this=eq(col("status", "x"), "sent"), true=lit(sent_branch)),
-        ],
-        default=exp.DPipe(this=lit("on_"), expression=col("status", "x")),
+            exp.If(this=suppressed_here, true=lit(_branch_for(outcomes, "suppressed"))),
+            *(
+                exp.If(this=eq(col("status", "x"), status), true=lit(_branch_for(outcomes, status)))
+                for status in FINAL_STATUSES
+            ),
+        ]
     )
     # (GREATEST ignores NULLs on some engines: no outcome yet must stay NULL, i.e. keep waiting)
     due = exp.Case(

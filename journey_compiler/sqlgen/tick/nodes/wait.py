@@ -63,6 +63,12 @@ def local_wait_end(wait: cfg.WaitSpec, local: exp.Expression) -> exp.Expression:
         assert wait.month_day is not None
         return next_month_day(local, wait.month_day, clock)
     if wait.form == "trading_day":
-        trading = first_trading_day(lambda day: exp.GTE(this=clock_on(day, clock), expression=local.copy()))
-        return clock_on(trading, clock)
+        today = exp.cast(local.copy(), "DATE")
+        start = exp.Case(
+            ifs=[
+                exp.If(this=exp.GTE(this=clock_on(today, clock), expression=local.copy()), true=today.copy())
+            ],
+            default=exp.cast(plus_days(today.copy(), 1), "DATE"),
+        )
+        return clock_on(first_trading_day(start), clock)
     return plus_days(next_clock(local, clock), (wait.day or 1) - 1)
