@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 import yaml
+from diff_profiles import EXAMPLES
 
 from journey_compiler.config.project import Project, load_project
 from journey_compiler.reference.world import (
@@ -154,17 +155,28 @@ class SqlEngine:
 
     scenario: Any
     """A tests/conftest.py Scenario: its workspace and the dbt project built for the current journeys."""
+    journeys: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The journey files the current build was made from."""
+
+    def __repr__(self) -> str:
+        """Short, for hypothesis's report of a failing example (which prints the fixtures too)."""
+        return f"SqlEngine({self.scenario.workspace.warehouse})"
 
     def use(self, project: dict[str, dict[str, Any]]) -> Project:
-        """Write these journeys (and only these) into the journeys dir, validate and build them."""
+        """Write these journeys (and only these) into the journeys dir, validate and build them; the
+        journeys built last are used again as they are (the worlds of a batch share them)."""
+        files = journey_files(project)
+        if files == self.journeys:
+            return self.scenario.built.project
         folder = self.scenario.workspace.journeys_dir / "journeys"
         for old in folder.glob("*.yaml"):
             old.unlink()
-        for stem, text in journey_files(project).items():
+        for stem, text in files.items():
             (folder / f"{stem}.yaml").write_text(text)
         built = build_dbt_project(self.scenario.workspace, load_project(self.scenario.workspace.journeys_dir))
         assert not built.compiled.skipped, f"every generated journey must compile: {built.compiled.skipped}"
         self.scenario = dataclasses.replace(self.scenario, built=built)
+        self.journeys = files
         return built.project
 
     def reset(self) -> None:
@@ -188,6 +200,15 @@ class SqlEngine:
                     seen.update(m.message_id for m in fresh)
                     write_message_events(con, [e for m in fresh for e in outcomes_for(m, at)])
         return read_outputs(warehouse)
+
+
+def check_batch(
+    batch: Any, check: Callable[[Any, SqlEngine], None], engine: SqlEngine, record_property: Any
+) -> None:
+    """Check every case (world) of a `diff_strategies.Batch`, then count its examples for the summary."""
+    for case in batch.cases:
+        check(case, engine)
+    record_property(EXAMPLES, batch.examples)
 
 
 Interpret = Callable[[Project, World, list[datetime]], ReferenceOutput]

@@ -5,9 +5,10 @@ branches depend on events and time alone (no message outcomes, no segment over a
 from __future__ import annotations
 
 import pytest
-from diff_harness import SqlEngine
+from diff_harness import SqlEngine, check_batch
+from diff_profiles import ACTIVE
 from diff_report import cadence_view, describe_rows, diff
-from diff_strategies import CADENCE_SHAPE, Case, cases
+from diff_strategies import CADENCE_SHAPE, Batch, Case, batches
 from hypothesis import given
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,6 @@ def check_cadences(case: Case, engine: SqlEngine) -> None:
     )
 
 
-@given(case=cases(CADENCE_SHAPE, count=2))
-def test_cadence_property(case, sql_engine):
-    check_cadences(case, sql_engine)
+@given(batch=batches(CADENCE_SHAPE, count=2, parts=ACTIVE.parts, worlds=ACTIVE.worlds))
+def test_cadence_property(batch: Batch, sql_engine, record_property):
+    check_batch(batch, check_cadences, sql_engine, record_property)

@@ -5,20 +5,15 @@ tags and goals. Message outcomes follow the rule of diff_harness.outcomes_for on
 from __future__ import annotations
 
 import pytest
-from diff_harness import SqlEngine, interpret_with_outcomes
+from diff_harness import SqlEngine, check_batch, interpret_with_outcomes
+from diff_profiles import ACTIVE
 from diff_report import describe_rows, diff, full_view
-from diff_strategies import FULL_SHAPE, Case, cases
+from diff_strategies import FULL_SHAPE, Batch, Case, batches
 from hypothesis import given
 
-try:
-    from journey_compiler.reference import interpret
-except ImportError:  # the interpreter lands separately
-    interpret = None
+from journey_compiler.reference import interpret
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(interpret is None, reason="journey_compiler.reference.interpret is not there yet"),
-]
+pytestmark = pytest.mark.slow
 
 
 def check_against_reference(case: Case, engine: SqlEngine) -> None:
@@ -34,6 +29,6 @@ def check_against_reference(case: Case, engine: SqlEngine) -> None:
     )
 
 
-@given(case=cases(FULL_SHAPE, count=1))
-def test_differential(case, sql_engine):
-    check_against_reference(case, sql_engine)
+@given(batch=batches(FULL_SHAPE, count=1, parts=ACTIVE.parts, worlds=ACTIVE.worlds))
+def test_differential(batch: Batch, sql_engine, record_property):
+    check_batch(batch, check_against_reference, sql_engine, record_property)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from diff_harness import journey_files
 from diff_report import cadence_view, diff, full_view
-from diff_strategies import CADENCE_SHAPE, FULL_SHAPE, T0, cases, first_tick_at_or_after, projects
+from diff_strategies import CADENCE_SHAPE, FULL_SHAPE, T0, batches, first_tick_at_or_after, projects
 from hypothesis import given, settings
 
 from journey_compiler.config.project import load_project
@@ -36,12 +36,28 @@ def test_generated_journeys_validate_and_compile(project, tmp_path_factory):
 
 
 @settings(max_examples=20)
-@given(case=cases(CADENCE_SHAPE, count=2))
-def test_cadence_cases_load_late_events_before_either_cadence_decides(case):
-    seen = {e.event_id: e.loaded for e in reversed(case.world.events)}  # the first delivery of each id
-    for event_id, loaded in seen.items():
-        at = next(e.event_time for e in case.world.events if e.event_id == event_id)
-        assert loaded <= min(first_tick_at_or_after(ticks, at) for ticks in case.cadences)
+@given(batch=batches(CADENCE_SHAPE, count=2, parts=(1, 3), worlds=(1, 2)))
+def test_cadence_cases_load_late_events_before_either_cadence_decides(batch):
+    for case in batch.cases:
+        seen = {e.event_id: e.loaded for e in reversed(case.world.events)}  # the first delivery of each id
+        for event_id, loaded in seen.items():
+            at = next(e.event_time for e in case.world.events if e.event_id == event_id)
+            assert loaded <= min(first_tick_at_or_after(ticks, at) for ticks in case.cadences)
+
+
+@settings(max_examples=20)
+@given(batch=batches(FULL_SHAPE, count=1, parts=(1, 3), worlds=(1, 2)))
+def test_the_parts_of_a_batch_share_no_journey_profile_or_event(batch):
+    prefixes = [prefix for prefix, _ in batch.parts]
+    assert len(set(prefixes)) == len(prefixes)
+    for case in batch.cases:
+        assert case.project == {jid: j for _, part in batch.parts for jid, j in part.items()}
+        for prefix, part in batch.parts:
+            owners = {p.profile_id for p in case.world.profiles if p.profile_id.startswith(prefix or "p")}
+            assert all(jid.startswith(prefix) for jid in part)
+            assert owners, f"part {prefix!r} has no profile"
+        ids = [e.event_id for e in case.world.events]
+        assert len({(e.event_id, e.profile_id) for e in case.world.events}) == len(set(ids))
 
 
 def _transition(**changes) -> Transition:

@@ -1,0 +1,51 @@
+"""The hypothesis profiles of the differential tests (HYPOTHESIS_PROFILE; see README.md here) and how
+large a batch each one draws.
+
+An example is one part of a batch (one to three journeys with profiles of their own) checked over one world;
+a batch of up to `parts` parts and `worlds` worlds pays one compile and one dbt deploy, and one dbt run per
+tick and world, for all its examples (see diff_strategies.Batch)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, settings
+
+
+@dataclass(frozen=True)
+class Profile:
+    batches: int
+    """Hypothesis examples (batches) per test; `DIFFERENTIAL_BATCHES=N` overrides it (a shorter run)."""
+    parts: tuple[int, int]
+    """The fewest and most parts a batch draws (equal bounds: every batch checks as many examples)."""
+    worlds: tuple[int, int]
+    derandomize: bool = False
+
+
+PROFILES = {
+    "default": Profile(batches=3, parts=(1, 1), worlds=(1, 1)),
+    "ci": Profile(batches=3, parts=(1, 1), worlds=(1, 1), derandomize=True),
+    "deep": Profile(batches=63, parts=(4, 4), worlds=(4, 4)),  # 63 x 16 = 1,008 examples per test
+}
+
+for name, profile in PROFILES.items():
+    settings.register_profile(
+        name,
+        max_examples=int(os.environ.get("DIFFERENTIAL_BATCHES") or profile.batches),
+        derandomize=profile.derandomize,
+        deadline=None,
+        # the session's SQL engine and record_property are meant to outlive an example
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+        print_blob=True,
+    )
+EXAMPLES = "differential_examples"
+"""The user property a passing batch records with its example count (pytest-xdist passes it on to the
+controller, which prints the tally: conftest.py)."""
+NAME = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "default")
+settings.load_profile(NAME)
+ACTIVE = PROFILES[NAME]
