@@ -16,9 +16,10 @@ from journey_compiler.config.project import Project
 from journey_compiler.errors import NotCompilable
 from journey_compiler.ir import JourneyPlan, lower
 from journey_compiler.sqlgen.metrics import MetricSql, catalog, outcomes, variants
-from journey_compiler.sqlgen.records import empty_records
+from journey_compiler.sqlgen.records import empty_open_paths, empty_records
 from journey_compiler.sqlgen.relations import inert_literals, source
 from journey_compiler.sqlgen.tick import tick_query
+from journey_compiler.sqlgen.tick.open_paths import open_paths_query
 from journey_compiler.warehouse.tables import column_type
 
 DIALECT = "duckdb"
@@ -34,6 +35,24 @@ HISTORY_CONFIG = """{{{{ config(
 {{#- The journey's append-only history: each tick appends its records; re-running a tick appends nothing. -#}}
 {{% set empty_history = ref('int_journey_records__empty') %}}
 {{% set history = this if is_incremental() else empty_history %}}
+{{#- The open paths the previous tick left: the snapshot model built after this one in every tick. -#}}
+{{% set open_table = adapter.get_relation(this.database, this.schema, this.identifier ~ '__open') %}}
+{{% if execute and is_incremental() and open_table is none %}}
+{{{{ exceptions.raise_compiler_error(
+    this.identifier ~ ' has a history but no ' ~ this.identifier ~ '__open: '
+    ~ 'run `journeys tick` (it migrates the warehouse) rather than dbt directly'
+) }}}}
+{{% endif %}}
+{{% set open_paths = open_table if open_table is not none else ref('int_journey_open_paths__empty') %}}
+"""
+OPEN_PATHS_CONFIG = """{{{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    tags=['tick'],
+    post_hook="{{{{ prune_open_paths() }}}}",
+) }}}}
+{{#- The open paths of {journey_id} after each tick: what the next tick starts from. -#}}
+{{% set previous_open = this if is_incremental() else ref('int_journey_open_paths__empty') %}}
 """
 
 
@@ -58,6 +77,16 @@ def render_journey(plan: JourneyPlan, project: Project, source: str) -> str:
     header = GENERATED_HEADER.format(source=re.sub(r"[{}%#]", "_", source))
     config = HISTORY_CONFIG.format(journey_id=plan.id, version=plan.version)
     return header + config + "\n" + render_sql(tick_query(plan, project))
+
+
+def open_paths_model(journey_id: str) -> str:
+    return f"{model_name(journey_id)}__open"
+
+
+def render_open_paths(plan: JourneyPlan, source: str) -> str:
+    header = GENERATED_HEADER.format(source=re.sub(r"[{}%#]", "_", source))
+    config = OPEN_PATHS_CONFIG.format(journey_id=plan.id)
+    return header + config + "\n" + render_sql(open_paths_query(model_name(plan.id)))
 
 
 def render_sources(project: Project) -> str:
@@ -167,6 +196,7 @@ def compile_project(project: Project) -> CompiledProject:
         try:
             plan = lower(project.journeys[journey_id], project)
             files[f"{model_name(journey_id)}.sql"] = render_journey(plan, project, source)
+            files[f"{open_paths_model(journey_id)}.sql"] = render_open_paths(plan, source)
         except NotCompilable as err:
             skipped[journey_id] = err.what
             continue
@@ -177,6 +207,11 @@ def compile_project(project: Project) -> CompiledProject:
     files["int_journey_records__empty.sql"] = (
         "{{ config(materialized='view') }}\n"
         "-- The typed, empty history a journey reads before its first tick.\n" + render_sql(empty_records())
+    )
+    files["int_journey_open_paths__empty.sql"] = (
+        "{{ config(materialized='view') }}\n"
+        "-- The typed, empty snapshot of open paths a journey reads before its first tick.\n"
+        + render_sql(empty_open_paths())
     )
     union = [f"select * from {{{{ ref('{model_name(j)}') }}}}" for j in compiled]
     union = union or ["select * from {{ ref('int_journey_records__empty') }}"]

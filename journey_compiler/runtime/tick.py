@@ -18,6 +18,7 @@ from journey_compiler.errors import TickError
 from journey_compiler.render import TICK_CHECK_TAG
 from journey_compiler.runtime.dbt import run_dbt
 from journey_compiler.runtime.lock import connect, exclusive
+from journey_compiler.runtime.migrate import migrate_open_paths
 from journey_compiler.runtime.publish import publish_outputs
 from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
@@ -133,6 +134,7 @@ def begin_tick(
             if built.project.journeys[j].entry.schedule_recurring is not None
         ]
         record_occurrences(con, scheduled, at)
+        migrate_open_paths(con, built.compiled.journeys)
         deployed = con.execute(_DEPLOYED).fetchone()
     return TickPlan(
         at, watermark, already_applied=False, deploy=deployed is None or deployed[0] != built.digest

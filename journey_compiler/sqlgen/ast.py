@@ -37,7 +37,7 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table)
 
 
-def aliased(table: str | exp.Table, alias: str) -> exp.Expression:
+def aliased(table: str | exp.Expression, alias: str) -> exp.Expression:
     return exp.alias_(exp.to_table(table) if isinstance(table, str) else table, alias, table=True)
 
 
@@ -57,7 +57,8 @@ def union_all(queries: Sequence[exp.Query]) -> exp.Query:
     """The rows of every query, in order (UNION ALL)."""
     result = queries[0]
     for other in queries[1:]:
-        result = exp.union(result, other, distinct=False)
+        # no copy: the union owns its parts, and copying the growing union each time is quadratic
+        result = exp.union(result, other, distinct=False, copy=False)
     return result
 
 

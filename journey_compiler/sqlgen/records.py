@@ -42,12 +42,15 @@ RECORD_COLUMNS: Columns = {
 }
 
 
-def record_select(values: Mapping[str, exp.Expression]) -> list[exp.Expression]:
-    """The projection of one record kind: every column in order, typed, NULL where the kind has no value."""
+def record_select(values: Mapping[str, exp.Expression], typed_nulls: bool = True) -> list[exp.Expression]:
+    """The projection of one record kind: every column in order, typed, NULL where the kind has no value.
+    In a union after a first, fully typed branch the NULLs need no type (`typed_nulls=False`)."""
     unknown = set(values) - set(RECORD_COLUMNS)
     assert not unknown, f"not record columns: {unknown}"
     return [
-        exp.alias_(exp.cast(values.get(name, exp.null()), column_type(kind)), name)
+        exp.alias_(exp.cast(values[name], column_type(kind)), name)
+        if name in values
+        else exp.alias_(exp.cast(exp.null(), column_type(kind)) if typed_nulls else exp.null(), name)
         for name, kind in RECORD_COLUMNS.items()
     ]
 
@@ -55,3 +58,19 @@ def record_select(values: Mapping[str, exp.Expression]) -> list[exp.Expression]:
 def empty_records() -> exp.Select:
     """A typed, empty history: what a journey reads before its first tick."""
     return exp.select(*record_select({})).where(exp.false())
+
+
+OPEN_PATH_COLUMNS: Columns = {
+    **{name: RECORD_COLUMNS[name] for name in ("tick_at", "version", "entry_id", "profile_id", "entry_at")},
+    **{name: RECORD_COLUMNS[name] for name in ("trigger_event_id", "ab_group", "node_id")},
+    "arrived_at": "timestamp",
+}
+"""A journey's open paths as a tick left them: where each waits, since when (its logical arrival)."""
+
+
+def empty_open_paths() -> exp.Select:
+    """The typed, empty snapshot a journey reads before its first tick."""
+    columns = [
+        exp.alias_(exp.cast(exp.null(), column_type(kind)), name) for name, kind in OPEN_PATH_COLUMNS.items()
+    ]
+    return exp.select(*columns).where(exp.false())

@@ -29,6 +29,18 @@ def source(source_name: str, table: str) -> exp.Table:
 
 HISTORY = _jinja_table("{{ history }}")
 """The journey's own history: `{{ this }}` once it exists, else the typed empty history."""
+OPEN_PATHS = _jinja_table("{{ open_paths }}")
+"""The journey's open paths as each tick left them (`<model>__open`), else the typed empty snapshot."""
+PREVIOUS_OPEN = _jinja_table("{{ previous_open }}")
+"""Inside the snapshot model itself: `{{ this }}` once it exists, else the typed empty snapshot."""
+
+
+def history() -> exp.Table:
+    return HISTORY.copy()
+
+
+def open_paths() -> exp.Table:
+    return OPEN_PATHS.copy()
 
 
 def inert_literals(node: exp.Expression) -> exp.Expression:
@@ -37,3 +49,7 @@ def inert_literals(node: exp.Expression) -> exp.Expression:
         escaped = "".join('{{ "' + ch + '" }}' if ch in "{}" else ch for ch in node.this)
         return exp.Literal.string(escaped)
     return node
+
+
+def previous_open() -> exp.Table:
+    return PREVIOUS_OPEN.copy()

@@ -73,6 +73,8 @@ JOURNEY_CONTROLS: Columns = {
 }
 
 CONTROL_SCHEMA = "journeys"
+INTERNAL_SCHEMA = "journeys_internal"
+"""Where dbt builds the journey histories and their open-path snapshots (dbt_project.yml)."""
 MESSAGE_EVENTS_TABLE = f"{CONTROL_SCHEMA}.message_events"
 MESSAGE_RETRIES_TABLE = f"{CONTROL_SCHEMA}.message_retries"
 SEND_QUEUE_VIEW = f"{CONTROL_SCHEMA}.send_queue"

@@ -113,8 +113,9 @@ def _outcome(sc):
     sends = {
         (s["message_id"], s["entry_id"], s["node_id"], s["template"], s["created_at"]) for s in sc.sends()
     }
-    goals = {tuple(r.values()) for r in sc.rows("journeys.goal_completions")}
-    tags = {tuple(r.values()) for r in sc.rows("journeys.journey_tags")}
+    # the tick that recorded a goal or tag is the one output column that depends on the cadence
+    goals = {tuple(v for k, v in r.items() if k != "tick_at") for r in sc.rows("journeys.goal_completions")}
+    tags = {tuple(v for k, v in r.items() if k != "tick_at") for r in sc.rows("journeys.journey_tags")}
     states = {
         (s["entry_id"], s["node_id"], s["status"], s["node_entered_at"], s["ab_group"]) for s in sc.state()
     }

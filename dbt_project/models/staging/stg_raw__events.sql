@@ -65,8 +65,10 @@ deduplicated as (
 ),
 
 final as (
-    select deduplicated.*
+    -- staged_at: the tick that staged the event; a tick looks first at what it staged itself
+    select deduplicated.*, tick.tick_at as staged_at
     from deduplicated
+    cross join tick
     {% if is_incremental() %}
     where not exists (select 1 from {{ this }} as seen where seen.event_id = deduplicated.event_id)
     {% endif %}

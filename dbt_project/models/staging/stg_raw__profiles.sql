@@ -3,6 +3,9 @@
     never depends on storage order); a timezone that is not an IANA zone reads as NULL, so the journey's
     timezone applies. Rows that cannot be used are listed in journeys.rejected_rows.
 -#}
+{{ config(materialized='table', tags=['tick']) }}
+{#- A table, built once at the start of every tick: the ticks read it many times. -#}
+
 with profiles as (
     select * from {{ ref('base_raw__profiles') }}
 ),

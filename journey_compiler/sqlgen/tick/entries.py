@@ -38,11 +38,12 @@ def build(tick: TickSql) -> None:
     )
     # cumulative mode enters once per profile; the other modes once per triggering occurrence
     known = (
-        eq(col("profile_id", "state"), col("profile_id", "t"))
+        eq(col("profile_id", "k"), col("profile_id", "t"))
         if entry.mode == "cumulative"
-        else eq(col("entry_id", "state"), entry_id.copy())
+        else eq(col("entry_id", "k"), entry_id.copy())
     )
-    candidates = candidates.where(exp.not_(exp.Exists(this=exp.select("1").from_("state").where(known))))
+    made = exp.select("1").from_(aliased("earlier_entries", "k")).where(known)
+    candidates = candidates.where(exp.not_(exp.Exists(this=made)))
     for rule in entry.audience:
         candidates = candidates.where(
             tick.segments.predicate(rule, col("profile_id", "t"), col("entry_at", "t"))
@@ -73,7 +74,7 @@ def build(tick: TickSql) -> None:
 
 
 def admitted(entry: EntryPlan) -> exp.Select:
-    """Frequency and re-entry, judged by logical time against earlier entries (`state`): a candidate is
+    """Frequency and re-entry, judged by logical time against earlier entries: a candidate is
     refused if `max` entries already fall in its window, or (without re-entry) if an earlier entry was
     still inside at its time (active, or ended after it). Of one profile's remaining candidates in this
     tick, only as many enter as the frequency leaves room for and, without re-entry, only the first;
@@ -95,15 +96,30 @@ def admitted(entry: EntryPlan) -> exp.Select:
             )
             in_window = exp.and_(in_window, exp.GT(this=col("entry_at", "s"), expression=since))
         prior = (
-            exp.select(exp.func("COUNT", exp.Star())).from_(aliased("state", "s")).where(in_window).subquery()
+            exp.select(exp.func("COUNT", exp.Star()))
+            .from_(aliased("earlier_entries", "s"))
+            .where(in_window)
+            .subquery()
         )
         checks.append(exp.LT(this=prior, expression=lit(entry.frequency_max)))
     if not entry.reentry:
-        still_inside = exp.or_(
-            eq(col("status", "s"), "active"),
-            exp.GT(this=col("logical_at", "s"), expression=col("entry_at", "c")),
+        # inside at the candidate's time: entered before it and not ended by then
+        ended_by_then = (
+            exp.select("1")
+            .from_(aliased("ended_entries", "x"))
+            .where(
+                exp.and_(
+                    eq(col("entry_id", "x"), col("entry_id", "s")),
+                    exp.LTE(this=col("ended_at", "x"), expression=col("entry_at", "c")),
+                )
+            )
         )
-        inside = exp.select("1").from_(aliased("state", "s")).where(exp.and_(earlier.copy(), still_inside))
+        still_inside = exp.not_(exp.Exists(this=ended_by_then))
+        inside = (
+            exp.select("1")
+            .from_(aliased("earlier_entries", "s"))
+            .where(exp.and_(earlier.copy(), still_inside))
+        )
         checks.append(exp.not_(exp.Exists(this=inside)))
     columns = [col(c, "c") for c in ENTRY_COLUMNS]
     if not checks:

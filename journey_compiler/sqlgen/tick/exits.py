@@ -12,16 +12,7 @@ from journey_compiler.sqlgen.tick.paths import LIVE_COLUMNS
 
 
 def build(tick: TickSql) -> None:
-    waiting = (
-        exp.select(
-            *LIVE_COLUMNS[:5],
-            "node_id",
-            exp.alias_(col("logical_at"), "arrived_at"),
-            exp.alias_(exp.true(), "carried"),
-        )
-        .from_("state")
-        .where(eq(col("status"), "active"))
-    )
+    waiting = exp.select(*LIVE_COLUMNS[:-1], exp.alias_(exp.true(), "carried")).from_("open_paths")
     entered = exp.select(
         *LIVE_COLUMNS[:4],
         exp.alias_(exp.cast(exp.null(), "TEXT"), "ab_group"),

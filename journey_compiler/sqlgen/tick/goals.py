@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlglot import exp
 
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, plus, union_all
+from journey_compiler.sqlgen.relations import history
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.matching import detail_reached, nth_event
 
@@ -17,7 +18,12 @@ def build(tick: TickSql) -> None:
         return
     tick.cte(
         "all_entries",
-        union_all([exp.select(*ENTRY).from_("state"), exp.select(*ENTRY).from_("new_entries")]),
+        union_all(
+            [
+                exp.select(*ENTRY, exp.alias_(exp.true(), "carried")).from_("earlier_entries"),
+                exp.select(*ENTRY, exp.alias_(exp.false(), "carried")).from_("new_entries"),
+            ]
+        ),
     )
     for goal in tick.plan.goals:
         upper = exp.func("LEAST", plus(col("entry_at", "s"), goal.within), tick_col("tick_at"))
@@ -30,7 +36,7 @@ def build(tick: TickSql) -> None:
             )
         recorded = (
             exp.select("1")
-            .from_(aliased("history", "h"))
+            .from_(aliased(history(), "h"))
             .where(
                 exp.and_(
                     eq(col("record", "h"), "goal"),

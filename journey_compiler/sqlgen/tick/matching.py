@@ -9,45 +9,34 @@ from sqlglot import exp
 from journey_compiler.config.rules import DetailCondition
 from journey_compiler.expressions import compile_filter
 from journey_compiler.ir import EventMatch
-from journey_compiler.sqlgen.ast import aliased, col, lit
+from journey_compiler.sqlgen.ast import aliased, col, eq, lit, union_all
 from journey_compiler.sqlgen.events import event_filter
 from journey_compiler.sqlgen.relations import ref
-from journey_compiler.sqlgen.tick.builder import KNOWN_EVENTS, TickSql
+from journey_compiler.sqlgen.tick.builder import TickSql, fresh_events, known_events
 
 
-def nth_event(
-    tick: TickSql, name: str, source: str, match: EventMatch, lower: exp.Expression, upper: exp.Expression
-) -> str:
-    """CTE `name`: (entry_id, event_time) of the `times`-th matching event in [lower, upper] per row of
-    `source` (aliased `s` in the bounds); the triggering event never counts."""
-    ranked = (
-        exp.select(
-            col("entry_id", "s"),
-            col("event_time", "e"),
-            exp.alias_(
-                exp.Window(
-                    this=exp.RowNumber(),
-                    partition_by=[col("entry_id", "s")],
-                    order=exp.Order(
-                        expressions=[
-                            exp.Ordered(this=col("event_time", "e")),
-                            exp.Ordered(this=col("event_id", "e")),
-                        ]
-                    ),
-                ),
-                "n",
-            ),
-        )
+def _pairs(
+    source: str,
+    carried: bool | None,
+    events: exp.Expression,
+    match: EventMatch,
+    lower: exp.Expression,
+    upper: exp.Expression,
+) -> exp.Select:
+    """(entry_id, event_time, event_id) of every matching event in [lower, upper] per row of `source`
+    (all rows, or only those `carried` over from before this tick, or only those not)."""
+    query = (
+        exp.select(col("entry_id", "s"), col("event_time", "e"), col("event_id", "e"))
         .from_(aliased(source, "s"))
         .join("tick", join_type="cross")
         .join(
-            aliased(KNOWN_EVENTS, "e"),
+            aliased(events, "e"),
             join_type="inner",
             on=exp.and_(
-                exp.EQ(this=col("profile_id", "e"), expression=col("profile_id", "s")),
+                eq(col("profile_id", "e"), col("profile_id", "s")),
                 event_filter(match),
-                exp.GTE(this=col("event_time", "e"), expression=lower),
-                exp.LTE(this=col("event_time", "e"), expression=upper),
+                exp.GTE(this=col("event_time", "e"), expression=lower.copy()),
+                exp.LTE(this=col("event_time", "e"), expression=upper.copy()),
                 exp.NEQ(
                     this=col("event_id", "e"),
                     expression=exp.func("COALESCE", col("trigger_event_id", "s"), lit("")),
@@ -55,10 +44,43 @@ def nth_event(
             ),
         )
     )
+    if carried is None:
+        return query
+    return query.where(col("carried", "s") if carried else exp.not_(col("carried", "s")))
+
+
+def nth_event(
+    tick: TickSql, name: str, source: str, match: EventMatch, lower: exp.Expression, upper: exp.Expression
+) -> str:
+    """CTE `name`: (entry_id, event_time) of the `times`-th matching event in [lower, upper] per row of
+    `source` (aliased `s` in the bounds); the triggering event never counts.
+
+    For the first occurrence, a row carried over from before this tick looks only at the events the
+    previous tick could not see (had it seen a match, the row would not still be waiting), and the new
+    rows only at events since the earliest of their lower bounds: a tick reads what is new, not history."""
+    if match.times == 1:
+        earliest_new = (
+            exp.select(exp.func("MIN", lower.copy()))
+            .from_(aliased(source, "s"))
+            .where(exp.not_(col("carried", "s")))
+            .subquery()
+        )
+        pairs = union_all(
+            [
+                _pairs(source, True, fresh_events(), match, lower, upper),
+                _pairs(source, False, known_events(since=earliest_new), match, lower, upper),
+            ]
+        )
+    else:
+        pairs = _pairs(source, None, known_events(), match, lower, upper)
+    ordinal = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[col("entry_id")],
+        order=exp.Order(expressions=[exp.Ordered(this=col("event_time")), exp.Ordered(this=col("event_id"))]),
+    )
+    ranked = exp.select("entry_id", "event_time", exp.alias_(ordinal, "n")).from_(pairs.subquery("pairs"))
     query = (
-        exp.select("entry_id", "event_time")
-        .from_(ranked.subquery("ranked"))
-        .where(exp.EQ(this=col("n"), expression=lit(match.times)))
+        exp.select("entry_id", "event_time").from_(ranked.subquery("ranked")).where(eq(col("n"), match.times))
     )
     return tick.cte(name, query)
 

@@ -13,11 +13,13 @@ from sqlglot import exp
 
 from journey_compiler.config.project import Project
 from journey_compiler.ir import JourneyPlan, Step
-from journey_compiler.sqlgen.ast import col, eq, ts, union_all
-from journey_compiler.sqlgen.relations import HISTORY, ref
+from journey_compiler.sqlgen.ast import col, eq, lit, ts, union_all
+from journey_compiler.sqlgen.relations import history, open_paths, ref
 from journey_compiler.sqlgen.tick import entries, exits, goals, outcomes
-from journey_compiler.sqlgen.tick.builder import KNOWN_EVENTS, TickSql, tick_col
+from journey_compiler.sqlgen.tick.builder import TickSql, tick_value
+from journey_compiler.sqlgen.tick.entries import ENTRY_COLUMNS
 from journey_compiler.sqlgen.tick.nodes import handler_for
+from journey_compiler.sqlgen.tick.open_paths import latest_snapshot
 from journey_compiler.sqlgen.tick.paths import PATH_COLUMNS
 
 
@@ -33,8 +35,9 @@ def tick_query(plan: JourneyPlan, project: Project) -> exp.Select:
 
 
 def start(tick: TickSql) -> None:
-    """`tick` (one row: its time, watermark, previous tick and horizon), the events it may see, the history
-    before it, and `state`: every entry's latest position."""
+    """`tick` (one row: its time, watermark, previous tick and horizon) and the state it starts from: the
+    open paths the previous tick left (`open_paths`), and the entries made before it (`earlier_entries`,
+    with `ended_entries`) that admission and goals look at."""
     horizon: exp.Expression = col("tick_at")
     if tick.plan.active_until is not None:
         horizon = exp.func("LEAST", horizon, ts(tick.plan.active_until))
@@ -44,39 +47,23 @@ def start(tick: TickSql) -> None:
             ref("stg_control__tick")
         ),
     )
+    tick.cte("open_paths", latest_snapshot(open_paths()))
     tick.cte(
-        KNOWN_EVENTS,
-        exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier("e")))
-        .from_(exp.alias_(ref("stg_raw__events"), "e", table=True))
-        .join("tick", join_type="cross")
+        "earlier_entries",
+        exp.select(*ENTRY_COLUMNS)
+        .from_(history())
+        .where(exp.and_(eq(col("record"), "transition"), eq(col("reason"), "entered"))),
+    )
+    tick.cte(
+        "ended_entries",
+        exp.select("entry_id", exp.alias_(col("logical_at"), "ended_at"))
+        .from_(history())
         .where(
             exp.and_(
-                exp.LTE(this=col("event_time", "e"), expression=tick_col("tick_at")),
-                exp.LTE(this=col("loaded_at", "e"), expression=tick_col("watermark")),
+                eq(col("record"), "position"),
+                exp.In(this=col("status"), expressions=[lit("exited"), lit("completed")]),
             )
         ),
-    )
-    tick.cte(
-        "history",
-        exp.select("*")
-        .from_(HISTORY)
-        .where(exp.LT(this=col("tick_at"), expression=exp.select("tick_at").from_("tick").subquery())),
-    )
-    latest = exp.Window(
-        this=exp.RowNumber(),
-        partition_by=[col("entry_id")],
-        order=exp.Order(expressions=[exp.Ordered(this=col("tick_at"), desc=True)]),
-    )
-    tick.cte(
-        "state",
-        exp.select("*")
-        .from_(
-            exp.select("*", exp.alias_(latest, "latest"))
-            .from_("history")
-            .where(eq(col("record"), "position"))
-            .subquery("positions")
-        )
-        .where(eq(col("latest"), 1)),
     )
 
 
@@ -107,11 +94,9 @@ def node(tick: TickSql, step: Step) -> None:
 def finish(tick: TickSql) -> exp.Select:
     tick.cte("tick_records", union_all(tick.records))
     applied = (
-        exp.select("1")
-        .from_(HISTORY)
-        .where(exp.GTE(this=col("tick_at"), expression=exp.select("tick_at").from_("tick").subquery()))
+        exp.select("1").from_(history()).where(exp.GTE(this=col("tick_at"), expression=tick_value("tick_at")))
     )
     query = exp.select("*").from_("tick_records").where(exp.not_(exp.Exists(this=applied)))
     for name, body in tick.ctes:
-        query = query.with_(name, as_=body)
+        query = query.with_(name, as_=body, copy=False)
     return query

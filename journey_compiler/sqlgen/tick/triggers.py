@@ -4,14 +4,14 @@ then applies the audience, quiet hours, frequency and re-entry."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlglot import exp
 
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, not_null, plus, ts
 from journey_compiler.sqlgen.events import event_filter
-from journey_compiler.sqlgen.relations import ref
-from journey_compiler.sqlgen.tick.builder import KNOWN_EVENTS, TickSql, tick_col
+from journey_compiler.sqlgen.relations import history, ref
+from journey_compiler.sqlgen.tick.builder import TickSql, fresh_events, known_events, tick_col, tick_value
 
 
 def trigger_events(tick: TickSql) -> exp.Select:
@@ -32,7 +32,7 @@ def trigger_events(tick: TickSql) -> exp.Select:
         ),
     )
     entry_at: exp.Expression = col("event_time", "e")
-    conditions = [event_filter(entry.match), *window]
+    conditions = [event_filter(entry.match), *window, _judged(tick, entry.absent_within)]
     if entry.mode == "without":
         assert entry.absent is not None and entry.absent_within is not None
         # enters when the window after the event closes without the other event
@@ -40,7 +40,7 @@ def trigger_events(tick: TickSql) -> exp.Select:
         # prevented by the `times`-th other event inside the window (docs/semantics.md)
         absent = (
             exp.select(exp.func("COUNT", exp.Star()))
-            .from_(aliased(KNOWN_EVENTS, "b"))
+            .from_(aliased(known_events(), "b"))
             .where(
                 exp.and_(
                     exp.EQ(this=col("profile_id", "b"), expression=col("profile_id", "e")),
@@ -63,10 +63,44 @@ def trigger_events(tick: TickSql) -> exp.Select:
             exp.alias_(entry_at, "entry_at"),
             exp.alias_(ordinal, "occurrence"),
         )
-        .from_(aliased(KNOWN_EVENTS, "e"))
+        .from_(aliased(known_events(), "e"))
         .join("tick", join_type="cross")
         .where(exp.and_(*conditions))
     )
+
+
+def _judged(tick: TickSql, delay: timedelta | None) -> exp.Expression:
+    """Only the profiles whose candidates may have changed since the previous tick are judged again: those
+    with events it could not see, those whose entry ended in it (a candidate refused while that entry was
+    inside may enter now), and, for triggers that enter `delay` after their event, those whose delay ended
+    since. The rest were judged with the same facts before. The candidates of a judged profile are all of
+    its matching events, so occurrences are counted as ever; the events of the others are not read."""
+    parts: list[exp.Query] = [
+        exp.select("profile_id").from_(fresh_events()),
+        exp.select("profile_id")
+        .from_(history())
+        .where(
+            exp.and_(
+                eq(col("record"), "position"),
+                exp.In(this=col("status"), expressions=[lit("exited"), lit("completed")]),
+                eq(col("tick_at"), tick_value("previous_tick_at")),
+            )
+        ),
+    ]
+    if delay is not None:
+        since = exp.func("COALESCE", tick_value("previous_tick_at"), ts(datetime(1, 1, 1)))
+        parts.append(
+            exp.select("profile_id").from_(
+                known_events(
+                    since=exp.Sub(
+                        this=since,
+                        expression=exp.Interval(this=lit(int(delay.total_seconds())), unit=exp.var("SECOND")),
+                    )
+                )
+            )
+        )
+    judged = tick.cte("judged_profiles", exp.union(*parts, distinct=True) if len(parts) > 1 else parts[0])
+    return col("profile_id", "e").isin(query=exp.select("profile_id").from_(judged))
 
 
 def planned_times(tick: TickSql) -> exp.Select:

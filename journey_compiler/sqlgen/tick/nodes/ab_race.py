@@ -21,7 +21,7 @@ from journey_compiler.sqlgen.ast import (
     union_all,
 )
 from journey_compiler.sqlgen.ids import BUCKETS, bucket, stable_id
-from journey_compiler.sqlgen.relations import ref
+from journey_compiler.sqlgen.relations import history, ref
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.paths import Answer
 
@@ -88,7 +88,7 @@ def _notice(tick: TickSql, step: Step, spec: cfg.AbRaceSpec, notify: cfg.Notify)
                 exp.alias_(col("logical_at"), "arrived_at"),
                 exp.alias_(_variant(tick, step, spec, col("entry_id")), "variant"),
             )
-            .from_("history")
+            .from_(history())
             .where(exp.and_(eq(col("record"), "transition"), eq(col("node_id"), step.id))),
             exp.select("arrived_at", "variant").from_(f"race_{step.id}").where(exp.not_(col("carried"))),
         ]
@@ -118,7 +118,7 @@ def _notice(tick: TickSql, step: Step, spec: cfg.AbRaceSpec, notify: cfg.Notify)
     message_id = stable_id(lit(tick.plan.id), lit("race_over"), lit(step.id))
     notified = (
         exp.select("1")
-        .from_(aliased("history", "h"))
+        .from_(aliased(history(), "h"))
         .where(exp.and_(eq(col("record", "h"), "send"), eq(col("message_id", "h"), message_id.copy())))
     )
 

@@ -9,7 +9,7 @@ from sqlglot import exp
 from journey_compiler.config import journey as cfg
 from journey_compiler.ir import Step
 from journey_compiler.sqlgen.ast import col, eq, lit, not_null, plus, union_all
-from journey_compiler.sqlgen.relations import ref
+from journey_compiler.sqlgen.relations import history, ref
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.paths import Answer
 
@@ -30,7 +30,7 @@ def answer(tick: TickSql, step: Step) -> Answer:
                     "suppressed_at",
                 ),
             )
-            .from_("history")
+            .from_(history())
             .where(exp.and_(eq(col("record"), "send"), eq(col("node_id"), spec.of))),
             exp.select(
                 "entry_id",

@@ -14,7 +14,7 @@ from journey_compiler.sqlgen.calendar import closed_day, first_trading_day
 from journey_compiler.sqlgen.ids import stable_id
 from journey_compiler.sqlgen.localtime import in_window, next_clock, plus_days, to_local, to_utc
 from journey_compiler.sqlgen.relations import ref
-from journey_compiler.sqlgen.tick.builder import KNOWN_EVENTS, TickSql, tick_col
+from journey_compiler.sqlgen.tick.builder import TickSql, known_events, tick_col
 from journey_compiler.sqlgen.tick.paths import PATH_COLUMNS, Answer, instant
 
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
@@ -158,7 +158,7 @@ def _record_messages(tick: TickSql, step: Step, spec: cfg.SendSpec, messages: st
         joins=(
             (aliased(ref("stg_raw__profiles"), "p"), eq(col("profile_id", "p"), col("profile_id", "o"))),
             (aliased(ref("stg_raw__profiles"), "rp"), eq(col("profile_id", "rp"), col("recipient_id", "o"))),
-            (aliased(KNOWN_EVENTS, "ev"), eq(col("event_id", "ev"), col("trigger_event_id", "o"))),
+            (aliased(known_events(), "ev"), eq(col("event_id", "ev"), col("trigger_event_id", "o"))),
         ),
     )
 
