@@ -38,18 +38,19 @@ HISTORY_CONFIG = """{{{{ config(
 {{#- The open paths the previous tick left: the snapshot model built after this one in every tick. -#}}
 {{% set open_table = adapter.get_relation(this.database, this.schema, this.identifier ~ '__open') %}}
 {{% if execute and is_incremental() and open_table is none %}}
-{{{{ exceptions.raise_compiler_error(
+{{% do exceptions.raise_compiler_error(
     this.identifier ~ ' has a history but no ' ~ this.identifier ~ '__open: '
     ~ 'run `journeys tick` (it migrates the warehouse) rather than dbt directly'
-) }}}}
+) %}}
 {{% endif %}}
 {{% set open_paths = open_table if open_table is not none else ref('int_journey_open_paths__empty') %}}
 """
-OPEN_PATHS_CONFIG = """{{{{ config(
+OPEN_PATHS_CONFIG = """{{% set prune_hook = "{{{{ prune_open_paths() }}}}" %}}
+{{{{ config(
     materialized='incremental',
     incremental_strategy='append',
     tags=['tick'],
-    post_hook="{{{{ prune_open_paths() }}}}",
+    post_hook=prune_hook,
 ) }}}}
 {{#- The open paths of {journey_id} after each tick: what the next tick starts from. -#}}
 {{% set previous_open = this if is_incremental() else ref('int_journey_open_paths__empty') %}}

@@ -7,6 +7,7 @@ import re
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import duckdb
 import jinja2
@@ -244,13 +245,24 @@ def test_placeholder_lookalike_values_stay_literal(tmp_path):
     assert "'__ref__stg_raw__profiles'" in model
 
 
+class _Relation(SimpleNamespace):
+    """dbt's `this`: renders as its name, has database / schema / identifier."""
+
+    def __init__(self, identifier: str) -> None:
+        super().__init__(database="warehouse", schema="journeys_internal", identifier=identifier)
+
+    def __str__(self) -> str:
+        return self.identifier
+
+
 def render_like_dbt(model: str) -> str:
     """Render the model's Jinja as dbt would (stub ref/config/this), so escaping of any kind is honoured."""
     env = jinja2.Environment(extensions=["jinja2.ext.do"], undefined=jinja2.StrictUndefined)
     return env.from_string(model).render(
         config=lambda **_: "",
         ref=lambda name: name,
-        this="journey_history",
+        this=_Relation("journey_history"),
+        adapter=SimpleNamespace(get_relation=lambda *_: None),
         is_incremental=lambda: True,
         execute=False,
         run_query=lambda *_: pytest.fail("the model ran a query while rendering"),

@@ -69,8 +69,11 @@ def test_definitions_snapshot(defs: Definitions, workspace: Workspace) -> None:
         "control/tick_context": "sources",
         "control/tick_log": "sources",
     }
-    metric_tables = {key for key, model in models.items() if model["config"]["materialized"] == "table"}
+    # the marts' tables are the metrics job's; the one staging table (profiles) is built by every tick
+    tables = {key for key, model in models.items() if model["config"]["materialized"] == "table"}
+    metric_tables = {key for key in tables if folders[key] == "marts"}
     assert {groups[key] for key in metric_tables} == {"metrics"}
+    assert {folders[key] for key in tables - metric_tables} == {"staging"}
     journeys = prepare_project(workspace).built.compiled.journeys
     assert {f"journeys_internal/{model_name(j)}" for j in journeys} <= set(models)
     assert set(models) >= ANCHORS
