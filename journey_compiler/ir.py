@@ -69,6 +69,14 @@ class EntryPlan:
 
 
 @dataclass(frozen=True)
+class ExitPlan:
+    match: EventMatch
+    within: timedelta | None
+    """Spec section 2: a condition's window runs `within` after entering (None: for as long as the path
+    lasts)."""
+
+
+@dataclass(frozen=True)
 class GoalPlan:
     id: str
     match: EventMatch | None
@@ -86,7 +94,7 @@ class JourneyPlan:
     active_from: datetime
     active_until: datetime | None
     entry: EntryPlan
-    exits: tuple[EventMatch, ...]
+    exits: tuple[ExitPlan, ...]
     goals: tuple[GoalPlan, ...]
     start: str
     steps: tuple[Step, ...]
@@ -177,7 +185,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     for rule in journey.exit_when:
         if rule.did is None:
             raise refuse(f"exit_when `{rule.kind}`")
-        exits.append(match(rule.did))
+        exits.append(ExitPlan(match(rule.did), rule.did.within))
     goals = []
     for goal in journey.goals:
         goals.append(GoalPlan(goal.id, match(goal.did) if goal.did else None, goal.within, goal.detail))

@@ -92,6 +92,7 @@ GOALS: tuple[dict[str, Any], ...] = (
 EXITS: tuple[dict[str, Any], ...] = (
     {"did": {"event": "purchase"}},
     {"did": {"event": "unsubscribe", "where": "channel = 'email'"}},
+    {"did": {"event": "activate", "within": "3h"}},
 )
 
 

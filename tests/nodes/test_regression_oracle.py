@@ -315,7 +315,6 @@ def moves_without_branch(sc, pid: str) -> list[tuple]:
     return [(f, t, reason, at) for f, t, _, reason, at in sc.moves(pid)]
 
 
-@pytest.mark.xfail(strict=True, reason="SQL: exit_when ignores the condition's `within` (oracle item a)")
 def test_an_exit_condition_counts_only_inside_its_window(sc):
     """docs/semantics.md, "An exit condition keeps its window"."""
     for pid, last in EXIT_WITHIN.items():

@@ -1,11 +1,13 @@
 """The paths that may move in this tick (`live`: waiting ones and new entries) and, per path, the first time
-an `exit_when` condition was met since it entered (`exit_at`): any departure after it becomes an exit."""
+an `exit_when` condition was met since it entered (`exit_at`): any departure after it becomes an exit.
+A condition's `within` bounds its window after the entry (docs/semantics.md)."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from journey_compiler.sqlgen.ast import aliased, col, eq, lit, union_all
+from journey_compiler.ir import ExitPlan
+from journey_compiler.sqlgen.ast import aliased, col, eq, lit, plus, union_all
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.matching import nth_event
 from journey_compiler.sqlgen.tick.paths import LIVE_COLUMNS
@@ -22,8 +24,8 @@ def build(tick: TickSql) -> None:
     ).from_("new_entries")
     tick.cte("live_entries", union_all([waiting, entered]))
     firsts = [
-        nth_event(tick, f"exit_{i + 1}", "live_entries", match, col("entry_at", "s"), tick_col("horizon"))
-        for i, match in enumerate(tick.plan.exits)
+        nth_event(tick, f"exit_{i + 1}", "live_entries", rule.match, col("entry_at", "s"), _window_end(rule))
+        for i, rule in enumerate(tick.plan.exits)
     ]
     query = exp.select(*(col(c, "l") for c in LIVE_COLUMNS)).from_(aliased("live_entries", "l"))
     if not firsts:
@@ -42,3 +44,10 @@ def build(tick: TickSql) -> None:
             aliased("exits", "x"), join_type="left", on=eq(col("entry_id", "x"), col("entry_id", "l"))
         ),
     )
+
+
+def _window_end(rule: ExitPlan) -> exp.Expression:
+    """Spec section 2: an event condition's window is "`within` after ... entering"; none: up to now."""
+    if rule.within is None:
+        return tick_col("horizon")
+    return exp.func("LEAST", plus(col("entry_at", "s"), rule.within), tick_col("horizon"))
