@@ -4,8 +4,9 @@ and the verdict that a channel is down.
 A message gets `max_attempts` tries within one dispatch, spaced by a doubling `backoff` (or the provider's
 `Retry-After`, when it is short). What still fails temporarily is deferred to a later dispatch. A channel is
 *down* once `down_after` attempts in a row could not reach it (refused, DNS, TLS, timeouts), when it is not
-usable at all (not configured, secret missing), or when it asks for a `Retry-After` longer than one dispatch
-should wait: its remaining messages are then deferred without another attempt, with the reason.
+usable at all (not configured, secret missing), at the first refusal of its credentials (HTTP 401/403, a
+refused SMTP login), or when it asks for a `Retry-After` longer than one dispatch should wait: its remaining
+messages are then deferred without another attempt, with the reason.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from channel_senders.protocol import (
     DEFERRED,
     ChannelUnavailable,
+    CredentialsRefused,
     OutgoingMessage,
     PermanentFailure,
     SendResult,
@@ -127,6 +129,9 @@ class OpenChannels:
             except PermanentFailure as error:
                 channel.unreachable_in_a_row = 0
                 return SendResult("failed", str(error))
+            except CredentialsRefused as error:
+                self._mark_down(channel, message.channel, str(error), None)
+                return SendResult(DEFERRED, channel.down or str(error))
             except TemporaryFailure as error:
                 last = error
                 self._note(channel, message.channel, error)

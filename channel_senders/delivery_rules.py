@@ -9,8 +9,10 @@ in priority order (`notification` > `urgent` > `normal`, then earliest due):
 - `exclusive_with`: a recipient reached (a `sent` message) by one journey is never reached by a journey it
   is mutually exclusive with (either side may declare it).
 Caps and exclusivity count only what was actually sent: a message that failed, was suppressed or deferred
-consumes nothing. The outbox keeps that exact by deciding at most one message per recipient at a time
-(`interacts`): a later one waits until the outcome of the one ahead is written. A blocked message is
+consumes nothing. The rules are columns of the due query itself (`judged`), so their inputs (what was
+sent, the segments) are read once per dispatch pass, set-based, not once per batch. That stays exact
+because a pass decides at most one rule-bound message per recipient (its `turn` 1, in priority order):
+the next one waits for the next pass, which reads the outcome of the one ahead. A blocked message is
 recorded as `suppressed`, with the rule in its detail.
 """
 
@@ -19,62 +21,80 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 import duckdb
+import sqlglot
 from sqlglot import exp
 
 from journey_compiler.config.channels import FrequencyCap
 from journey_compiler.config.project import Project
 from journey_compiler.config.rules import Rule
+from journey_compiler.errors import JourneysError
 from journey_compiler.sqlgen.segments import SegmentSql
 from journey_compiler.warehouse.tables import MESSAGE_EVENTS_TABLE, SEND_QUEUE_VIEW
 
-_BLOCKED_SQL = f"""
-with batch as (
-    select unnest($message_ids) as message_id, unnest($journeys) as journey_id,
-           unnest($recipients) as recipient_id, unnest($channels) as channel, unnest($exempt) as exempt
-),
+_JUDGED_SQL = f"""
+with due as (select * from __due__),
+-- what was actually sent, as far back as a cap or an exclusivity can look: one read per pass
 reached as (
     select q.journey_id, q.recipient_id, q.channel, e.status_at
     from {MESSAGE_EVENTS_TABLE} as e
     join {SEND_QUEUE_VIEW} as q on q.message_id = e.message_id
-    where e.status = 'sent' and q.recipient_id in (select recipient_id from batch)
+    where e.status = 'sent'
+      and (q.journey_id in (select unnest($pair_others))
+           or (q.channel in (select unnest($cap_channels)) and e.status_at > $now - to_seconds($longest_cap)))
 ),
 caps as (
     select unnest($cap_channels) as channel, unnest($cap_max) as max_sent, unnest($cap_seconds) as per_seconds
 ),
 pairs as (
     select unnest($pair_journeys) as journey_id, unnest($pair_others) as other_journey
+),
+cap_use as (
+    select r.recipient_id, r.channel, count(*) as sent_in_window
+    from reached as r join caps as c on c.channel = r.channel
+    where r.status_at > $now - to_seconds(c.per_seconds)
+    group by r.recipient_id, r.channel
+),
+excluded as (
+    select distinct p.journey_id, r.recipient_id
+    from reached as r join pairs as p on p.other_journey = r.journey_id
+),
+judged as (
+    select
+        due.*,
+        due.channel in (select channel from caps) or due.journey_id in (select journey_id from pairs)
+            as interacts,
+        null as blacklisted_by,
+        case
+            when x.journey_id is not null
+            then 'exclusive_with: the recipient was reached by a mutually exclusive journey'
+            when not due.cap_exempt and coalesce(u.sent_in_window, 0) >= c.max_sent
+            then 'frequency cap: at most ' || c.max_sent || ' ' || due.channel
+                 || ' per ' || c.per_seconds || ' s'
+        end as ruled_out
+    from due
+    left join caps as c on c.channel = due.channel
+    left join cap_use as u on u.recipient_id = due.recipient_id and u.channel = due.channel
+    left join excluded as x on x.journey_id = due.journey_id and x.recipient_id = due.recipient_id
 )
 select
-    b.message_id,
-    case
-        when exists (
-            select 1 from pairs as p join reached as r on r.journey_id = p.other_journey
-            where p.journey_id = b.journey_id and r.recipient_id = b.recipient_id
-        ) then 'exclusive_with: the recipient was reached by a mutually exclusive journey'
-        when not b.exempt and c.max_sent is not null and (
-            select count(*) from reached as r
-            where r.recipient_id = b.recipient_id and r.channel = b.channel
-              and r.status_at > $now - to_seconds(c.per_seconds)
-        ) >= c.max_sent
-        then 'frequency cap: at most ' || c.max_sent || ' ' || b.channel || ' per ' || c.per_seconds || ' s'
-    end as blocked_by
-from batch as b
-left join caps as c on c.channel = b.channel
+    * exclude (interacts, blacklisted_by, ruled_out),
+    case when interacts then
+        row_number() over (partition by recipient_id, interacts order by priority, not_before, message_id)
+    end as turn,
+    coalesce(blacklisted_by, case when interacts then ruled_out end) as blocked_by
+from judged
+order by priority, not_before, message_id
 """
+"""`__due__` is replaced by the outbox's due query; `blacklisted_by` by the blacklist segments' CASE."""
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """What the rules need to know about one due message."""
-
-    message_id: str
-    journey_id: str
-    node_id: str
-    recipient_id: str
-    channel: str
-    cap_exempt: bool
+@cache
+def _judged_template() -> exp.Expr:
+    return sqlglot.parse_one(_JUDGED_SQL, dialect="duckdb")
 
 
 @dataclass(frozen=True)
@@ -106,48 +126,39 @@ class DeliveryRules:
             project,
         )
 
-    def interacts(self, message: Candidate) -> bool:
-        """Whether this message's fate depends on the outcome of another one to the same recipient."""
-        return message.channel in self.caps or message.journey_id in self.exclusive
-
-    def blocked(
-        self, con: duckdb.DuckDBPyConnection, batch: list[Candidate], now: datetime
-    ) -> dict[str, str]:
-        """message_id -> why it may not be sent; `batch` has at most one interacting message per recipient."""
-        reasons = self._blacklisted(con, batch, now)
-        ruled = [m for m in batch if m.message_id not in reasons and self.interacts(m)]
-        if not ruled:
-            return reasons
+    def judged(
+        self, con: duckdb.DuckDBPyConnection, due: exp.Expr, now: datetime
+    ) -> tuple[str, dict[str, Any]]:
+        """`due` (one row per due message: its `message_id`, `journey_id`, `node_id`, `recipient_id`,
+        `channel`, `cap_exempt`, `priority`, `not_before`, ...) with two more columns, in priority order, and
+        the parameters the query needs besides `due`'s own:
+        - `turn`: for a message a cap or an exclusivity applies to, its rank among such messages of its
+          recipient (1 = decided in this pass, later ones wait for the next); NULL for the others;
+        - `blocked_by`: why it may not be sent (blacklist at `now`; for turn 1, a cap or `exclusive_with`
+          against what was sent before), NULL when it may go out."""
+        query = _judged_template().copy()
+        for table in query.find_all(exp.Table):
+            if table.name == "__due__":
+                table.replace(exp.paren(due.copy()))
+        blacklisted = self._blacklisted(con, now)
+        for alias in query.find_all(exp.Alias):
+            if alias.alias == "blacklisted_by":
+                alias.set("this", blacklisted)
         pairs = [(journey, other) for journey, others in self.exclusive.items() for other in sorted(others)]
-        rows = con.execute(
-            _BLOCKED_SQL,
-            {
-                "message_ids": [m.message_id for m in ruled],
-                "journeys": [m.journey_id for m in ruled],
-                "recipients": [m.recipient_id for m in ruled],
-                "channels": [m.channel for m in ruled],
-                "exempt": [m.cap_exempt for m in ruled],
-                "now": now,
-                "cap_channels": list(self.caps),
-                "cap_max": [cap.max for cap in self.caps.values()],
-                "cap_seconds": [int(cap.per.total_seconds()) for cap in self.caps.values()],
-                "pair_journeys": [journey for journey, _ in pairs],
-                "pair_others": [other for _, other in pairs],
-            },
-        ).fetchall()
-        reasons.update({message_id: reason for message_id, reason in rows if reason is not None})
-        return reasons
+        params = {
+            "cap_channels": list(self.caps),
+            "cap_max": [cap.max for cap in self.caps.values()],
+            "cap_seconds": [int(cap.per.total_seconds()) for cap in self.caps.values()],
+            "longest_cap": max((int(cap.per.total_seconds()) for cap in self.caps.values()), default=0),
+            "pair_journeys": [journey for journey, _ in pairs],
+            "pair_others": [other for _, other in pairs],
+        }
+        return query.sql("duckdb"), params
 
-    def _blacklisted(
-        self, con: duckdb.DuckDBPyConnection, batch: list[Candidate], now: datetime
-    ) -> dict[str, str]:
-        listed = [
-            (m, self.blacklists[(m.journey_id, m.node_id)])
-            for m in batch
-            if (m.journey_id, m.node_id) in self.blacklists
-        ]
-        if not listed:
-            return {}
+    def _blacklisted(self, con: duckdb.DuckDBPyConnection, now: datetime) -> exp.Expr:
+        """CASE over the due row: the blacklist segment of its send that holds for its recipient at `now`."""
+        if not self.blacklists:
+            return exp.null()
         assert self.project is not None
         segment_sql = SegmentSql(
             self.project,
@@ -156,20 +167,21 @@ class DeliveryRules:
             _relation(con, "int_profile_tags"),
         )
         at = exp.cast(exp.Literal.string(now.isoformat(sep=" ")), exp.DataType.Type.TIMESTAMP)
-        found: dict[str, str] = {}
-        for segment in sorted({name for _, name in listed}):
-            ids = [m for m, name in listed if name == segment]
-            values = exp.values(
-                [(m.message_id, m.recipient_id) for m in ids],
-                alias="batch",
-                columns=["message_id", "recipient_id"],
-            )
-            predicate = segment_sql.predicate(Rule(segment=segment), exp.column("recipient_id", "batch"), at)
-            query = exp.select(exp.column("message_id", "batch")).from_(values).where(predicate)
-            query = query.transform(lambda node: _resolve_ref(con, node))
-            for (message_id,) in con.execute(query.sql("duckdb")).fetchall():
-                found[message_id] = f"blacklist: the recipient is in segment {segment!r} at dispatch"
-        return found
+        recipient = exp.column("recipient_id", "due")
+        case = exp.Case()
+        for segment in sorted(set(self.blacklists.values())):
+            sends = [
+                exp.and_(
+                    exp.column("journey_id", "due").eq(exp.Literal.string(journey)),
+                    exp.column("node_id", "due").eq(exp.Literal.string(node)),
+                )
+                for (journey, node), name in sorted(self.blacklists.items())
+                if name == segment
+            ]
+            predicate = segment_sql.predicate(Rule(segment=segment), recipient, at)
+            reason = f"blacklist: the recipient is in segment {segment!r} at dispatch"
+            case = case.when(exp.and_(exp.paren(exp.or_(*sends)), predicate), exp.Literal.string(reason))
+        return case.transform(lambda node: _resolve_ref(con, node))
 
 
 def _relation(con: duckdb.DuckDBPyConnection, model: str) -> exp.Table:
@@ -180,8 +192,6 @@ def _relation(con: duckdb.DuckDBPyConnection, model: str) -> exp.Table:
         {"m": model},
     ).fetchone()
     if row is None:
-        from journey_compiler.errors import JourneysError
-
         raise JourneysError(f"the warehouse has no {model} yet, which blacklists need: run a tick first")
     return exp.table_(model, db=row[0])
 

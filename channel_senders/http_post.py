@@ -3,7 +3,8 @@
 Every attempt of a message carries the same `Idempotency-Key` (its `message_id`), so a provider that saw an
 earlier attempt (a timeout after it accepted, a run that crashed before recording the outcome) can drop the
 repeat. Status classes decide what the outbox does next: 2xx sent; 429, 5xx and network errors temporary
-(with the provider's `Retry-After`, if it gave one); any other answer permanent.
+(with the provider's `Retry-After`, if it gave one); 401 and 403 refuse the channel's token (the channel is
+deferred, see `CredentialsRefused`); any other answer permanent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from channel_senders.http_client import HttpAnswer, HttpError, HttpPool
-from channel_senders.protocol import OutgoingMessage, PermanentFailure, SendResult, TemporaryFailure
+from channel_senders.protocol import (
+    CredentialsRefused,
+    OutgoingMessage,
+    PermanentFailure,
+    SendResult,
+    TemporaryFailure,
+)
 
 Encode = Callable[[OutgoingMessage], Any]
 """The JSON document a provider expects for one message."""
@@ -60,6 +67,8 @@ def classify(answer: HttpAnswer) -> SendResult:
     reason = f"HTTP {code}: {text}" if text else f"HTTP {code}"
     if code == 429 or code >= 500:
         raise TemporaryFailure(reason, retry_after=retry_after(answer.headers.get("retry-after")))
+    if code in (401, 403):
+        raise CredentialsRefused(f"the provider refused the channel's credentials: {reason}")
     raise PermanentFailure(reason)
 
 

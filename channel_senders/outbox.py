@@ -2,17 +2,19 @@
 every outcome. The CLI, the demo and Dagster all call it; the delivery rules, the writer lock and the
 outage handling live inside, so no caller can leave them out.
 
-What is due is decided by one query per pass, read in batches in priority order (`notification` >
-`urgent` > `normal`, then earliest due), so Python's memory stays flat however long the queue: a message of
-`journeys.send_queue` whose `not_before` has passed, that has no final event in `message_events` (rows the
-tick suppressed itself carry status `suppressed`) and no retry scheduled after now.
+What is due, and what the delivery rules say of it, is decided by one query per pass, read in batches in
+priority order (`notification` > `urgent` > `normal`, then earliest due), so Python's memory stays flat
+however long the queue: a message of `journeys.send_queue` whose `not_before` has passed, that has no final
+event in `message_events` (rows the tick suppressed itself carry status `suppressed`) and no retry scheduled
+after now.
 
 Per batch: too old for its channel (`expire_after`) -> `expired`; blocked by a rule -> `suppressed`; the
-channel down or not configured -> `deferred` (with a `message_retries` row saying when to try again,
-backoff across dispatches, see `retry_schedule`); otherwise rendered and handed to the channel's transport,
-many at once (`concurrency` per channel in channels.yaml), rate limits exact. Only a permanent answer, a
-render error or a broken template is `failed`. DuckDB works on a thread of its own, so while one batch is
-with the providers the next one is read, judged and rendered (two batches in the air at most).
+channel down, not configured or its credentials refused -> `deferred` (with a `message_retries` row saying
+when to try again, backoff across dispatches, see `retry_schedule`); otherwise rendered and handed to the
+channel's transport, many at once (`concurrency` per channel in channels.yaml), rate limits exact. Only a
+permanent answer, no address, a render error or a broken template is `failed`. DuckDB works on a thread of
+its own, so while one batch is with the providers the next one is read and rendered (two batches in the
+air at most).
 
 Crash safety: before a batch is handed to providers, one `sending` row per message is written; the outcomes
 follow in one transaction after the batch. A message whose last event is `sending` (the run died in
@@ -33,10 +35,11 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import duckdb
+import sqlglot
 
 from channel_senders.callback_store import CallbackStore
 from channel_senders.channels import OpenChannels, RetryPolicy
-from channel_senders.delivery_rules import Candidate, DeliveryRules
+from channel_senders.delivery_rules import DeliveryRules
 from channel_senders.protocol import DEFERRED, IN_FLIGHT, PENDING, OutgoingMessage, SendResult
 from channel_senders.rendering import CompiledTemplate, RenderError
 from channel_senders.report import DispatchReport
@@ -58,7 +61,7 @@ from journey_compiler.warehouse.tables import (
 
 _DUE_SQL = f"""
 select q.message_id, q.journey_id, q.node_id, q.recipient_id, q.channel, q.template, q.payload,
-       q.priority, q.not_before, coalesce(q.cap_exempt, false),
+       q.priority, q.not_before, coalesce(q.cap_exempt, false) as cap_exempt,
        exists (
          select 1 from {MESSAGE_EVENTS_TABLE} e where e.message_id = q.message_id and e.status = $in_flight
        ) as interrupted,
@@ -75,9 +78,9 @@ where q.not_before <= $now
   and not exists (
     select 1 from {MESSAGE_RETRIES_TABLE} r where r.message_id = q.message_id and r.retry_at > $now
   )
-order by q.priority, q.not_before, q.message_id
 """
-"""Run once per pass and read a batch at a time: the outbox view is evaluated once, not once per batch (a
+"""Judged by the delivery rules (which add `turn`, `blocked_by` and the priority order), run once per pass
+and read a batch at a time: the outbox view and the rules' inputs are read once, not once per batch (a
 query per batch cost a third of a second at 100k queued messages, each time)."""
 # One statement per batch: one round trip however many rows (the lists are zipped by unnest).
 _INSERT_EVENTS = f"""
@@ -123,12 +126,9 @@ class _Due(NamedTuple):
     cap_exempt: bool
     interrupted: bool
     deferrals: int
-
-    @property
-    def candidate(self) -> Candidate:
-        return Candidate(
-            self.message_id, self.journey_id, self.node_id, self.recipient_id, self.channel, self.cap_exempt
-        )
+    turn: int | None
+    """Its rank among its recipient's messages a cap or an exclusivity applies to (see `delivery_rules`)."""
+    blocked_by: str | None
 
 
 def dispatch_project(
@@ -189,6 +189,7 @@ class _Dispatch:
         self.options = options
         self.batch = options.batch_size
         self.decided = 0
+        self._due_sql: tuple[str, dict[str, Any]] | None = None
         self._compiled: dict[str, CompiledTemplate] = {}
         self.report = DispatchReport()
 
@@ -213,13 +214,12 @@ class _Dispatch:
     async def _pass(self, channels: OpenChannels) -> bool:
         """Decide every due message once, a batch at a time; whether some wait for another pass.
 
-        Up to two batches are in the air at once: while one is with the providers, the next is read,
-        judged by the rules and rendered. A message whose fate depends on another one to the same recipient
-        (caps, `exclusive_with`) waits for the next pass while that one's outcome is not written yet."""
+        Up to two batches are in the air at once: while one is with the providers, the next is read and
+        rendered. A message whose fate depends on another one to the same recipient (caps,
+        `exclusive_with`: its `turn` is after the first) waits for the next pass, which sees that one's
+        outcome."""
         due = await self._in_database(self._due_cursor)
         held = False
-        busy: set[str] = set()
-        """Recipients with a rule-bound message whose outcome is not written yet."""
         in_the_air: list[asyncio.Future[None]] = []
         try:
             while not self._limit_reached and (rows := await self._in_database(due.fetchmany, self.batch)):
@@ -227,14 +227,12 @@ class _Dispatch:
                 for row in map(_Due._make, rows):
                     if self.limit is not None and self.decided + len(take) >= self.limit:
                         break
-                    if self.rules.interacts(row.candidate):
-                        if row.recipient_id in busy:
-                            held = True  # its turn comes in the next pass
-                            continue
-                        busy.add(row.recipient_id)
+                    if row.turn is not None and row.turn > 1:
+                        held = True  # its turn comes in the next pass
+                        continue
                     take.append(row)
                 self.decided += len(take)
-                in_the_air.append(asyncio.ensure_future(self._decide(take, channels, busy)))
+                in_the_air.append(asyncio.ensure_future(self._decide(take, channels)))
                 if len(in_the_air) >= 2:
                     done, _ = await asyncio.wait(in_the_air, return_when=asyncio.FIRST_COMPLETED)
                     for batch in done:
@@ -247,20 +245,25 @@ class _Dispatch:
         return held
 
     def _due_cursor(self) -> duckdb.DuckDBPyConnection:
-        """The due messages in priority order, on a cursor of their own while the outcomes are written."""
+        """The due messages judged by the rules, in priority order, on a cursor of their own while the
+        outcomes are written."""
+        if self._due_sql is None:  # the same for every pass: `now` and the rules do not change
+            due = sqlglot.parse_one(_DUE_SQL, dialect="duckdb")
+            self._due_sql = self.rules.judged(self.con, due, self.now)
+        sql, rule_params = self._due_sql
         cursor = self.con.cursor()
-        cursor.execute(_DUE_SQL, {"now": self.now, "in_flight": IN_FLIGHT, "pending": list(PENDING)})
+        params = {"now": self.now, "in_flight": IN_FLIGHT, "pending": list(PENDING), **rule_params}
+        cursor.execute(sql, params)
         return cursor
 
-    async def _decide(self, rows: list[_Due], channels: OpenChannels, busy: set[str]) -> None:
+    async def _decide(self, rows: list[_Due], channels: OpenChannels) -> None:
         outcomes: dict[str, SendResult] = {}
         for row in rows:
             expired = self._expired(row, channels)
             if expired is not None:
                 outcomes[row.message_id] = expired
-        candidates = [r.candidate for r in rows if r.message_id not in outcomes]
-        blocked = await self._in_database(self.rules.blocked, self.con, candidates, self.now)
-        outcomes.update({message_id: SendResult("suppressed", why) for message_id, why in blocked.items()})
+            elif row.blocked_by is not None:
+                outcomes[row.message_id] = SendResult("suppressed", row.blocked_by)
         outgoing: list[OutgoingMessage] = []
         for i, row in enumerate(rows):
             if i % 64 == 63:
@@ -280,7 +283,6 @@ class _Dispatch:
         results = await asyncio.gather(*(channels.deliver(m) for m in outgoing))
         outcomes.update(zip((m.message_id for m in outgoing), results, strict=True))
         await self._in_database(self._record, rows, outcomes)
-        busy.difference_update(row.recipient_id for row in rows if self.rules.interacts(row.candidate))
 
     def _expired(self, row: _Due, channels: OpenChannels) -> SendResult | None:
         config = channels.config(row.channel)
@@ -306,10 +308,9 @@ class _Dispatch:
         recipient = payload.get("recipient") or {}
         address_field = _ADDRESS_FIELD.get(row.channel, "profile_id")
         address = recipient.get(address_field)
-        if not address:
-            return SendResult(
-                "suppressed", f"recipient {recipient.get('profile_id')!r} has no {address_field}"
-            )
+        if not address:  # a permanent answer: no attempt could reach this recipient on this channel
+            who = recipient.get("profile_id")
+            return SendResult("failed", f"no address: recipient {who!r} has no {address_field}")
         compiled = self._compiled.get(row.template)
         if compiled is None:
             compiled = self._compiled[row.template] = CompiledTemplate(row.template, template)

@@ -2,8 +2,10 @@
 
 A transport delivers one rendered message to one address and either returns a `SendResult` (status `sent`)
 or raises `TemporaryFailure` (worth another attempt: the outbox retries, then defers the message to a later
-dispatch) or `PermanentFailure` (recorded as `failed`). The outbox itself decides `suppressed` (a rule or no
-address), `expired` (too old to send) and `deferred` (the channel is down or not configured yet).
+dispatch), `CredentialsRefused` (the channel's token or login was refused: the whole channel is deferred) or
+`PermanentFailure` (recorded as `failed`). The outbox itself decides `failed` for a message without an
+address, `suppressed` (a rule), `expired` (too old to send) and `deferred` (the channel is down or not
+configured yet).
 """
 
 from __future__ import annotations
@@ -74,8 +76,15 @@ class TemporaryFailure(SendFailure):
         self.unreachable = unreachable
 
 
+class CredentialsRefused(SendFailure):
+    """The provider refused the channel's credentials (HTTP 401/403, a refused SMTP login).
+
+    A revoked or rotated token is the channel's problem, not the message's: like an outage, every message of
+    the channel stays due (`deferred`) until the credential is fixed, instead of each one being `failed`."""
+
+
 class PermanentFailure(SendFailure):
-    """Another attempt would fail the same way (rejected address, bad request, auth refused)."""
+    """Another attempt would fail the same way (rejected address, bad request)."""
 
 
 class ChannelUnavailable(JourneysError):

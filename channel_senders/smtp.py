@@ -4,8 +4,9 @@ The sessions are asyncio (`channel_senders.smtp_client`, pipelined where the ser
 dispatch's event loop renders and prepares the next emails while the pool waits for replies. SMTP has no
 idempotency key, so the `Message-ID` header is derived from the outbox `message_id`: a message sent again
 after a crash carries the same Message-ID, which mail stores use to drop the copy. Reply codes 4xx are
-temporary, 5xx permanent; a lost or refused connection, and a refused login (a rotated password must not
-fail the whole queue), are failures of the channel: temporary, and the session is reopened on the next try.
+temporary, 5xx permanent; a lost or refused connection is a failure of the channel: temporary, and the
+session is reopened on the next try. A refused login (a rotated password must not fail the whole queue)
+defers the whole channel at once (`CredentialsRefused`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from email.utils import parseaddr
 
 from channel_senders.email_message import from_header, message_id_domain, plain_email
 from channel_senders.protocol import (
+    CredentialsRefused,
     OutgoingMessage,
     PermanentFailure,
     SendFailure,
@@ -76,7 +78,7 @@ class SmtpTransport:
                 return SendResult("sent", f"SMTP accepted {message_id}")
             finally:
                 self._idle.append(session)
-            if isinstance(failure, TemporaryFailure):
+            if isinstance(failure, TemporaryFailure | CredentialsRefused):
                 session.abort()
             raise failure
 
@@ -84,7 +86,7 @@ class SmtpTransport:
         code, text = error.reply
         if error.auth:
             reason = f"SMTP login to {self._channel.host}:{self._channel.port} refused: {code} {text}"
-            return TemporaryFailure(reason, unreachable=True)
+            return CredentialsRefused(reason)
         reason = f"SMTP {code} for {to}: {text}" if error.rcpt else f"SMTP {code}: {text}"
         return PermanentFailure(reason) if 500 <= code < 600 else TemporaryFailure(reason)
 

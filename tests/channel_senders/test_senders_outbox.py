@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
+import pytest
+
 from channel_senders.channels import RetryPolicy
 from channel_senders.loopback import LocalHttpServer
 
@@ -69,13 +71,19 @@ def test_template_error_fails_the_message(dispatch, channels, enqueue, http_serv
     assert outcomes()["broken"][1].startswith("template 'broken_sms': body: unexpected end of template")
 
 
-def test_no_address_is_suppressed(dispatch, channels, enqueue, make_payload, http_server, now, outcomes):
+def test_no_address_fails_without_a_request(
+    dispatch, channels, enqueue, make_payload, http_server, now, outcomes
+):
     enqueue("m1", "sms", "cart_reminder_sms", make_payload(phone=None))
+    enqueue("m2", "email", "welcome_email", make_payload("p2", email=""))
 
     report = dispatch(channels, now)
 
-    assert report.counts == {("sms", "suppressed"): 1}
-    assert outcomes() == {"m1": ("suppressed", "recipient 'p1' has no phone")}
+    assert report.counts == {("sms", "failed"): 1, ("email", "failed"): 1}
+    assert outcomes() == {
+        "m1": ("failed", "no address: recipient 'p1' has no phone"),
+        "m2": ("failed", "no address: recipient 'p2' has no email"),
+    }
     assert http_server.received == []
 
 
@@ -121,6 +129,29 @@ def test_client_error_is_not_retried(dispatch, make_channels, enqueue, now, outc
 
     assert len(http.received) == 1
     assert outcomes() == {"m1": ("failed", 'HTTP 400: {"ok": false}')}
+
+
+@pytest.mark.parametrize("refusal", [401, 403])
+def test_a_refused_token_defers_the_whole_channel(
+    dispatch, make_channels, enqueue, make_payload, now, outcomes, con, refusal
+):
+    for i in range(3):
+        enqueue(f"m{i}", "push", "activation_nudge", make_payload(f"p{i}"))
+    with LocalHttpServer(first_statuses=[refusal]) as http:
+        one_at_a_time = {"kind": "http_push", "url": http.url("/push"), "concurrency": 1}
+        channels = make_channels(None, http, push=one_at_a_time)
+        refused = dispatch(channels, now, retry=FAST)
+        asked = len(http.received)
+        later = dispatch(channels, now + timedelta(hours=2))
+
+    assert asked == 1, "one refusal is enough: the token is the channel's, not the message's"
+    assert refused.counts == {("push", "deferred"): 3}
+    down = f"channel 'push' is down: the provider refused the channel's credentials: HTTP {refusal}"
+    assert down in refused.outages["push"]
+    (retries,) = con.execute("select count(*) from journeys.message_retries").fetchone()
+    assert retries == 3, "each deferred message says when it is tried next"
+    assert later.counts == {("push", "sent"): 3}
+    assert {status for status, _ in outcomes().values()} == {"sent"}
 
 
 def test_temporary_failures_are_deferred_after_max_attempts(

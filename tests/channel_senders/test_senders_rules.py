@@ -120,3 +120,21 @@ def test_suppressed_by_the_tick_is_never_dispatched(
     report = dispatch(channels, now)
 
     assert report.total() == 0 and http_server.received == [] and outcomes() == {}
+
+
+def test_caps_stay_exact_across_batches_and_passes(
+    dispatch, channels, enqueue, make_payload, http_server, now, outcomes
+):
+    # the rules are read once per pass: each recipient's second and third message wait for a later pass
+    for p in range(4):
+        for rank, priority in enumerate((3, 1, 2)):
+            enqueue(f"p{p}_{rank}", "push", "activation_nudge", make_payload(f"p{p}"), priority=priority)
+
+    report = dispatch(capped(channels), now, batch_size=2)
+
+    assert report.counts == {("push", "sent"): 8, ("push", "suppressed"): 4}
+    result = outcomes()
+    for p in range(4):
+        assert result[f"p{p}_1"][0] == result[f"p{p}_2"][0] == "sent"  # priorities 1 and 2
+        assert result[f"p{p}_0"] == ("suppressed", "frequency cap: at most 2 push per 86400 s")
+    assert len(http_server.received) == 8

@@ -1,7 +1,8 @@
 """Send outcome branches (`on_sent`, `on_failed`, `on_suppressed`) and `message_status`, on the shipped cart
 abandonment journey, unchanged. The senders dispatch for real (local HTTP receivers) between ticks; the
 profile waits at the send until an outcome is recorded and leaves at the outcome's time. A `read` status is
-written into journeys.message_events by hand, as a provider callback would."""
+written into journeys.message_events by hand, as a provider callback would. A recipient without a phone
+is `failed` by the senders (issue 7: no address is a permanent answer); a cap at dispatch suppresses."""
 
 from __future__ import annotations
 
@@ -23,17 +24,21 @@ DISPATCH_1 = T + H + 4 * M
 DISPATCH_2 = T + H + 8 * M
 
 
-def _project(sc, whatsapp, sms):
-    """The scenario's project with its whatsapp and sms channels pointed at these receivers."""
+def _project(sc, whatsapp, sms, *, whatsapp_closed: bool = False):
+    """The scenario's project with its whatsapp and sms channels pointed at these receivers; with
+    `whatsapp_closed`, a whatsapp cap of 0 that only the cap whitelist (`staff`) passes."""
     from dataclasses import replace
 
-    from journey_compiler.config.channels import ChannelsConfig, HttpChannel
+    from journey_compiler.config.channels import ChannelsConfig, FrequencyCap, HttpChannel
 
+    caps = {"whatsapp": FrequencyCap(max=0, per=D)} if whatsapp_closed else {}
     channels = ChannelsConfig(
         channels={
             "whatsapp": HttpChannel(kind="whatsapp_cloud", url=whatsapp.url("/wa")),
             "sms": HttpChannel(kind="http_sms", url=sms.url("/sms")),
-        }
+        },
+        frequency_caps=caps,
+        cap_whitelist="staff",
     )
     return replace(sc.built.project, channels=channels)
 
@@ -49,12 +54,14 @@ def cart(tmp_path_factory, scenario_builder):
         for name in ("cart_abandonment", "dormant_recall")
     }
     sc = scenario_builder(tmp_path_factory.mktemp("outcomes"), examples)
-    for pid in ("p_read", "p_unread", "p_late_read", "p_nophone", "p_fail"):
+    for pid in ("p_read", "p_unread", "p_late_read", "p_nophone", "p_fail", "p_capped"):
         sc.profile(pid)
     sc.sql("update raw.profiles set phone = null where profile_id = 'p_nophone'")
+    sc.sql("insert into raw.profile_tags values ('p_fail', 'staff', ?)", [T - D])  # passes the cap
     for pid in ("p_read", "p_unread", "p_late_read", "p_nophone"):
         sc.event(f"{pid}_cart", pid, "add_to_cart", T, value=60.0, sku="SHOE-1")
-    sc.event("p_fail_cart", "p_fail", "add_to_cart", T + 5 * M, value=70.0, sku="SHOE-2")
+    for pid in ("p_fail", "p_capped"):
+        sc.event(f"{pid}_cart", pid, "add_to_cart", T + 5 * M, value=70.0, sku="SHOE-2")
     record = {}
 
     sc.tick(T + H + 2 * M)
@@ -66,7 +73,7 @@ def cart(tmp_path_factory, scenario_builder):
     sc.tick(T + H + 7 * M)
     record["after_tick_2"] = {s["profile_id"]: (s["node_id"], s["status"]) for s in sc.state()}
     with LocalHttpServer(first_statuses=[400]) as wa, LocalHttpServer() as sms:
-        dispatch_project(sc.workspace.warehouse, _project(sc, wa, sms), DISPATCH_2)
+        dispatch_project(sc.workspace.warehouse, _project(sc, wa, sms, whatsapp_closed=True), DISPATCH_2)
         record["whatsapp_2"] = list(wa.received)
 
     def read(pid: str, at: datetime) -> None:
@@ -96,9 +103,9 @@ def test_the_first_dispatch_really_sent_the_whatsapp_messages(cart):
     _, record = cart
     assert (
         len(record["whatsapp_1"]) == 3
-    )  # p_read, p_unread, p_late_read; p_nophone has no phone: suppressed without a request
+    )  # p_read, p_unread, p_late_read; p_nophone has no phone: failed without a request
     assert {r.json()["template"]["name"] for r in record["whatsapp_1"]} == {"cart_reminder"}
-    assert [r.status for r in record["whatsapp_2"]] == [400]
+    assert [r.status for r in record["whatsapp_2"]] == [400]  # p_fail; p_capped is capped
 
 
 def test_on_sent_then_message_status_read_takes_then_at_the_read_time(cart):
@@ -140,7 +147,19 @@ def test_on_failed_leaves_at_the_failure_time(cart):
     assert statuses == {"remind": "failed", "sms_fallback": "queued"}
 
 
+def test_no_address_takes_on_failed_at_the_dispatch(cart):
+    sc, _ = cart
+    assert sc.moves("p_nophone")[1] == ("remind", "sms_fallback", "on_failed", "advanced", DISPATCH_1)
+    ((detail,),) = sc.sql(
+        "select e.detail from journeys.message_events e join journeys.send_queue q using (message_id) "
+        "where q.profile_id = 'p_nophone' and q.node_id = 'remind' and e.status = 'failed'"
+    )
+    assert detail == "no address: recipient 'p_nophone' has no phone"
+
+
 def test_on_suppressed_follows_a_suppression_by_the_senders(cart):
     sc, _ = cart
-    moves = sc.moves("p_nophone")
-    assert moves[1] == ("remind", "sms_fallback", "on_suppressed", "advanced", DISPATCH_1)
+    moves = sc.moves("p_capped")
+    assert moves[1] == ("remind", "sms_fallback", "on_suppressed", "advanced", DISPATCH_2)
+    statuses = {s["node_id"]: s["status"] for s in sc.sends("p_capped")}
+    assert statuses == {"remind": "suppressed", "sms_fallback": "queued"}

@@ -127,10 +127,12 @@ def test_cart_abandonment_outcomes(make_ref):
         n: (OUT["EXAMPLE_JOURNEYS"] / f"{n}.yaml").read_text() for n in ("cart_abandonment", "dormant_recall")
     }
     ref = make_ref(journeys)
-    ref.profiles(["p_read", "p_unread", "p_late_read", "p_nophone", "p_fail"])
+    ref.profiles(["p_read", "p_unread", "p_late_read", "p_nophone", "p_fail", "p_capped"])
+    ref.tag("p_fail", "staff", t - d)
     for pid in ("p_read", "p_unread", "p_late_read", "p_nophone"):
         ref.event(f"{pid}_cart", pid, "add_to_cart", t, value=60.0, sku="SHOE-1")
-    ref.event("p_fail_cart", "p_fail", "add_to_cart", t + 5 * M, value=70.0, sku="SHOE-2")
+    for pid in ("p_fail", "p_capped"):
+        ref.event(f"{pid}_cart", pid, "add_to_cart", t + 5 * M, value=70.0, sku="SHOE-2")
     ticks = [t + H + 2 * M, t + H + 7 * M, t + d + 3 * H]
     ref.run(ticks[:1])
     assert {s.profile_id: (s.node_id, s.status) for s in ref.state()} == {
@@ -139,10 +141,11 @@ def test_cart_abandonment_outcomes(make_ref):
     remind = {m.profile_id: m.message_id for m in ref.sends() if m.node_id == "remind"}
     for pid in ("p_read", "p_unread", "p_late_read"):  # the first dispatch
         ref.outcome(remind[pid], "sent", dispatch_1)
-    ref.outcome(remind["p_nophone"], "suppressed", dispatch_1)  # no phone: the senders suppress it
+    ref.outcome(remind["p_nophone"], "failed", dispatch_1)  # no phone: the senders fail it (no address)
     ref.run(ticks[:2])
     remind = {m.profile_id: m.message_id for m in ref.sends() if m.node_id == "remind"}
     ref.outcome(remind["p_fail"], "failed", dispatch_2)
+    ref.outcome(remind["p_capped"], "suppressed", dispatch_2)  # the whatsapp cap of 0 at dispatch
     ref.outcome(remind["p_read"], "read", t + 3 * H)
     ref.outcome(remind["p_late_read"], "read", dispatch_1 + d + M)
     ref.run(ticks)
@@ -167,7 +170,8 @@ def test_cart_abandonment_outcomes(make_ref):
         "remind": "failed",
         "sms_fallback": "queued",
     }
-    assert ref.moves("p_nophone")[1] == ("remind", "sms_fallback", "on_suppressed", "advanced", dispatch_1)
+    assert ref.moves("p_nophone")[1] == ("remind", "sms_fallback", "on_failed", "advanced", dispatch_1)
+    assert ref.moves("p_capped")[1] == ("remind", "sms_fallback", "on_suppressed", "advanced", dispatch_2)
 
 
 # ---------------------------------------------------------------- tests/tick/test_tick_double11.py
