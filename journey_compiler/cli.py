@@ -315,6 +315,38 @@ def show(
 
 
 @app.command()
+def estimate(
+    name: Annotated[str, typer.Argument(help="A segment, or a journey (then give NODE).")],
+    node: Annotated[
+        str | None, typer.Argument(help="The journey's node: its joint audience per path.")
+    ] = None,
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="ISO time (UTC unless it has an offset); default: the last tick."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """The size of a segment, or the joint audience of a journey's node (one row per path, plus the total)."""
+    from journey_compiler.estimate.run import estimate_node, estimate_segment
+    from journey_compiler.show.estimate import node_table, segment_table
+
+    ws = _workspace(directory, warehouse)
+    moment = _time(at) if at else None
+    if node is None:
+        size = estimate_segment(ws.load(), ws.warehouse, name, moment)
+        report, table = size.as_json(), segment_table(size)
+    else:
+        joint = estimate_node(ws.load(), ws.warehouse, name, node, moment)
+        report, table = joint.as_json(), node_table(joint)
+    if as_json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        out.print(table)
+
+
+@app.command()
 def demo(
     workdir: Annotated[Path, typer.Option(help="Where the demo warehouse goes (recreated).")] = Path("demo"),
     profiles: Annotated[int, typer.Option(help="Synthetic profiles.")] = 3000,
