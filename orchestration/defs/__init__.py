@@ -7,7 +7,7 @@ from dagster import Definitions
 from journey_compiler.runtime.workspace import Workspace
 from orchestration.defs.metrics.assets import build_published_outputs
 from orchestration.defs.metrics.schedules import build_metrics_job, build_metrics_schedule
-from orchestration.defs.senders.assets import build_message_events, build_outbox_check
+from orchestration.defs.senders.assets import build_message_events
 from orchestration.defs.senders.sensors import build_send_after_tick, build_send_job
 from orchestration.defs.sources.assets import build_source_specs
 from orchestration.defs.ticks.assets import build_journey_models
@@ -31,7 +31,7 @@ def build_definitions(workspace: Workspace, *, metrics_timezone: str = "UTC") ->
     tick_schedule = build_tick_schedule(tick_job, models)
     return Definitions(
         assets=[*build_source_specs(prepared, sender.keys), models, sender, published],
-        asset_checks=[build_outbox_check(prepared, sender), build_rejected_rows_check(prepared, models)],
+        asset_checks=[build_rejected_rows_check(prepared, models)],
         jobs=[tick_job, metrics_job, send_job],
         schedules=[
             tick_schedule,
