@@ -100,6 +100,8 @@ class JourneyPlan:
     steps: tuple[Step, ...]
     timezone: str
     quiet_hours: cfg.QuietHours | None
+    holdout_percent: float | None = None
+    """The share of entries whose messages are all suppressed (`holdout`), if the journey has a holdout."""
 
     def step(self, node_id: str) -> Step:
         return next(s for s in self.steps if s.id == node_id)
@@ -219,6 +221,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         steps=tuple(steps),
         timezone=journey.timezone,
         quiet_hours=journey.quiet_hours,
+        holdout_percent=journey.holdout.percent if journey.holdout else None,
     )
 
 

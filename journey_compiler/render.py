@@ -15,7 +15,7 @@ from sqlglot import exp
 from journey_compiler.config.project import Project
 from journey_compiler.errors import NotCompilable
 from journey_compiler.ir import JourneyPlan, lower
-from journey_compiler.sqlgen.metrics import MetricSql, catalog, outcomes, variants
+from journey_compiler.sqlgen.metrics import MetricSql, catalog, holdout_groups, outcomes, variants
 from journey_compiler.sqlgen.records import empty_open_paths, empty_records
 from journey_compiler.sqlgen.relations import inert_literals, source
 from journey_compiler.sqlgen.tick import tick_query
@@ -147,7 +147,8 @@ def render_detail_staging(project: Project, name: str) -> str:
 
 METRIC_MODELS = {
     "int_journey_catalog": "The compiled journeys: name, timezone and YAML file.",
-    "int_journey_variants": "The variants of every ab_split and ab_race, in order: the first is the control.",
+    "int_journey_variants": "The variants of every ab_split, ab_race and holdout; the first is the control.",
+    "int_journey_holdouts": "Each entry of a journey with a holdout: held out (no message sent) or messaged.",
     "int_journey_outcomes": "Per journey, what experiments convert on: its goals, its event/detail metrics.",
     "int_journey_metric_facts": "Per reached entry, each event/detail metric's count or sum in its window.",
     "int_journey_configured_metrics": "The journeys' listed metrics per A/B group, composites included.",
@@ -160,6 +161,7 @@ def render_metric_models(project: Project, plans: dict[str, JourneyPlan]) -> dic
     queries = {
         "int_journey_catalog": catalog(project, plans),
         "int_journey_variants": variants(project, plans),
+        "int_journey_holdouts": holdout_groups(project, plans),
         "int_journey_outcomes": outcomes(project, plans),
         "int_journey_metric_facts": metrics.facts(),
         "int_journey_configured_metrics": metrics.configured(),

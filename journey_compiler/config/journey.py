@@ -158,6 +158,20 @@ class Entry(StrictModel):
         return next(key for key in _TRIGGERS if getattr(self, key) is not None)
 
 
+class Holdout(StrictModel):
+    """A control group: `percent` of the entries walk the journey with every message suppressed (`holdout`),
+    so that goals and metrics can be compared with and without messages."""
+
+    percent: float = Field(json_schema_extra={"exclusiveMinimum": 0, "exclusiveMaximum": 100})
+
+    @field_validator("percent")
+    @classmethod
+    def _share(cls, value: float) -> float:
+        if not 0 < value < 100:
+            raise ValueError(f"holdout percent {value:g} must be more than 0 and less than 100, e.g. 10")
+        return value
+
+
 class Goal(StrictModel):
     id: str = Field(pattern=JOURNEY_ID)
     did: EventCondition | None = None
@@ -528,6 +542,7 @@ class Journey(StrictModel):
     exit_when: list[Rule] = []
     goals: list[Goal] = []
     exit_on_goal: bool = False
+    holdout: Holdout | None = None
     metrics: list[str] = []
     start: str | None = None
     nodes: dict[str, Node] = Field(min_length=1)

@@ -6,7 +6,8 @@ segment (caps do not apply); non-trading-day policy `postpone | skip | send`". R
 message when the profile arrives. The tick itself suppresses a message to a blacklisted recipient, one in
 quiet hours with `drop`, on a non-trading day with `skip`, or with no recipient (`send_queue.status =
 suppressed`, `suppressed_by` says why); `defer` and `postpone` move `not_before`." Frequency caps and
-`exclusive_with` are the dispatcher's (README, delivery rules at dispatch), not the tick's.
+`exclusive_with` are the dispatcher's (README, delivery rules at dispatch), not the tick's. A journey's
+`holdout` suppresses every message of the entries it holds out, before any other rule (README "Holdouts").
 """
 
 from __future__ import annotations
@@ -24,9 +25,18 @@ from journey_compiler.reference.clock import (
     to_local,
 )
 from journey_compiler.reference.facts import TickFacts
-from journey_compiler.reference.ids import message_id
+from journey_compiler.reference.ids import BUCKETS, bucket, message_id
 from journey_compiler.reference.segments import holds
 from journey_compiler.reference.world import Message
+
+HOLDOUT_KEY = "@holdout"
+"""What the holdout's bucket hashes in place of a node id (README "Holdouts": md5(journey:entry:@holdout))."""
+
+
+def held_out(journey_id: str, entry_id: str, percent: float) -> bool:
+    """README "Holdouts": an entry whose bucket is below `percent` % of the buckets walks the journey with
+    every message suppressed by `holdout`, whatever the other rules say."""
+    return bucket(journey_id, entry_id, HOLDOUT_KEY) < round(percent * BUCKETS / 100)
 
 
 def recipients(spec: j.SendSpec, profile_id: str, facts: TickFacts) -> list[str | None]:
@@ -62,6 +72,8 @@ def create_messages(
         timezone = (person.timezone if person else None) or journey.timezone
         reasons: list[str] = []
         not_before = at
+        if journey.holdout is not None and held_out(journey.id, entry_id, journey.holdout.percent):
+            reasons.append("holdout")
         if recipient is None:
             reasons.append("no_recipient")
         elif spec.blacklist and holds(project, Rule(segment=spec.blacklist), recipient, at, facts):

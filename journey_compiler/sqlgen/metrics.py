@@ -3,7 +3,9 @@
 Everything config-specific the static marts need is generated here as sqlglot ASTs:
 
 - `int_journey_catalog`: one row per compiled journey (name, timezone, YAML file);
-- `int_journey_variants`: the variants of every `ab_split` / `ab_race`, in order (the first is the control);
+- `int_journey_variants`: the variants of every `ab_split` / `ab_race` and holdout, in order (the first is
+  the control);
+- `int_journey_holdouts`: each entry of a journey with a holdout, and whether it was held out;
 - `int_journey_outcomes`: what an experiment compares per journey (its goals and its event/detail metrics);
 - `int_journey_metric_facts`: per reached entry, the value of each event/detail metric in its window;
 - `int_journey_configured_metrics`: the listed metrics per journey and A/B group, composites included.
@@ -26,8 +28,9 @@ from journey_compiler.config.project import Project
 from journey_compiler.config.segments import Metric
 from journey_compiler.expressions import compile_filter
 from journey_compiler.ir import EventMatch, JourneyPlan
-from journey_compiler.sqlgen.ast import aliased, col, lit, plus
+from journey_compiler.sqlgen.ast import aliased, col, lit, plus, union_all
 from journey_compiler.sqlgen.events import event_filter
+from journey_compiler.sqlgen.holdout import HELD_OUT, HOLDOUT_NODE, MESSAGED, held_out
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.validate import BUILTIN_METRICS, CHANNELS
 from journey_compiler.warehouse.tables import column_type
@@ -82,6 +85,11 @@ def variants(project: Project, journeys: Iterable[str]) -> exp.Select:
                     rows.append(
                         (journey_id, node_id, "ab_race", variant.id, i, share, race.sample_size, ends)
                     )
+        if (holdout := project.journeys[journey_id].holdout) is not None:
+            for i, (group, percent) in enumerate(
+                ((HELD_OUT, holdout.percent), (MESSAGED, 100 - holdout.percent))
+            ):
+                rows.append((journey_id, HOLDOUT_NODE, "holdout", group, i, percent, None, None))
     columns = {
         "journey_id": "text",
         "node_id": "text",
@@ -93,6 +101,39 @@ def variants(project: Project, journeys: Iterable[str]) -> exp.Select:
         "test_ends_after_seconds": "double",
     }
     return values_relation(columns, rows)
+
+
+def holdout_groups(project: Project, journeys: Iterable[str]) -> exp.Query:
+    """journey_id, reach_node (the holdout's), entry_id, ab_group (`holdout` / `messaged`): every entry of a
+    journey with a holdout, by the same bucket as the tick's sends."""
+    queries: list[exp.Query] = []
+    for journey_id in journeys:
+        holdout = project.journeys[journey_id].holdout
+        if holdout is None:
+            continue
+        group = exp.Case(
+            ifs=[exp.If(this=held_out(journey_id, holdout.percent, col("entry_id")), true=lit(HELD_OUT))],
+            default=lit(MESSAGED),
+        )
+        entered = exp.and_(
+            exp.EQ(this=col("journey_id"), expression=lit(journey_id)),
+            exp.EQ(this=col("record"), expression=lit("transition")),
+            exp.EQ(this=col("reason"), expression=lit("entered")),
+        )
+        queries.append(
+            exp.select(
+                col("journey_id"),
+                exp.alias_(lit(HOLDOUT_NODE), "reach_node"),
+                col("entry_id"),
+                exp.alias_(group, "ab_group"),
+            )
+            .from_(ref("int_journey_records"))
+            .where(entered)
+        )
+    if queries:
+        return union_all(queries)
+    columns = {"journey_id": "text", "reach_node": "text", "entry_id": "text", "ab_group": "text"}
+    return values_relation(columns, [])
 
 
 def outcomes(project: Project, journeys: Iterable[str]) -> exp.Select:

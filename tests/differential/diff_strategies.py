@@ -401,6 +401,9 @@ def journeys(draw: st.DrawFn, journey_id: str, shape: Shape) -> dict[str, Any]:
     goals = draw(st.lists(st.sampled_from(GOALS), max_size=2, unique_by=lambda g: str(g)))
     if goals:
         journey["goals"] = [{"id": f"goal{k}", **g} for k, g in enumerate(goals)]
+    holdout = draw(st.sampled_from((None, None, 30, 50)))  # large shares: both groups in a few entries
+    if holdout is not None:
+        journey["holdout"] = {"percent": holdout}
     journey["nodes"] = draw(nodes(shape))
     return journey
 

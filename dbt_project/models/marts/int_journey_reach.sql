@@ -1,8 +1,9 @@
 {#-
     Who each metric counts from, and since when: one row per entry (reach_node '', ab_group '(all)',
-    reached at entry) and one per A/B assignment (reach_node = the ab_split / ab_race node, ab_group = the
-    variant, reached when the entry left that node by it). An ab_race's winner traffic has no group and
-    appears only in '(all)'. Metric windows count from reached_at (docs/metrics.md).
+    reached at entry), one per A/B assignment (reach_node = the ab_split / ab_race node, ab_group = the
+    variant, reached when the entry left that node by it), and, in a journey with a holdout, one per entry
+    (reach_node '(holdout)', ab_group 'holdout' or 'messaged', reached at entry). An ab_race's winner
+    traffic has no group and appears only in '(all)'. Metric windows count from reached_at (docs/metrics.md).
 -#}
 {{ config(schema='journeys_internal', meta={'dagster': {'group': 'metrics'}}) }}
 
@@ -12,6 +13,10 @@ with records as (
 
 ab_nodes as (
     select distinct journey_id, node_id from {{ ref('int_journey_variants') }}
+),
+
+holdouts as (
+    select * from {{ ref('int_journey_holdouts') }}
 ),
 
 entries as (
@@ -57,6 +62,19 @@ final as (
         assignments.reached_at,
         entries.trigger_event_id,
     from assignments
+    inner join entries using (journey_id, entry_id)
+    union all
+    select
+        entries.journey_id,
+        entries.version,
+        holdouts.reach_node,
+        holdouts.ab_group,
+        entries.entry_id,
+        entries.profile_id,
+        entries.entry_at,
+        entries.entry_at as reached_at,
+        entries.trigger_event_id,
+    from holdouts
     inner join entries using (journey_id, entry_id)
 )
 

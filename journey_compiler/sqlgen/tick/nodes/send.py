@@ -1,5 +1,6 @@
 """`send`: create the message(s) on arrival (unless the path exits first), with the rules the tick decides
-(blacklisted recipient, quiet hours with `drop`, non-trading day with `skip`, no recipient suppress it;
+(an entry in the journey's holdout, blacklisted recipient, quiet hours with `drop`, non-trading day with
+`skip`, no recipient suppress it;
 `defer`/`postpone` move `not_before`); then wait for the outcome if the node branches on it."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from journey_compiler.config.rules import Rule
 from journey_compiler.ir import Step
 from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null
 from journey_compiler.sqlgen.calendar import closed_day, first_trading_day
+from journey_compiler.sqlgen.holdout import held_out
 from journey_compiler.sqlgen.ids import stable_id
 from journey_compiler.sqlgen.localtime import in_window, next_clock, plus_days, to_local, to_utc
 from journey_compiler.sqlgen.relations import ref
@@ -77,6 +79,10 @@ def _messages(tick: TickSql, step: Step, spec: cfg.SendSpec) -> exp.Select:
     arrived = col("arrived_at", r)
     local = to_local(arrived, local_tz)
     suppressed = [exp.If(this=is_null(col("recipient_id", r)), true=lit("no_recipient"))]
+    if tick.plan.holdout_percent is not None:
+        # the entry walks on, but none of its messages goes out
+        held = held_out(tick.plan.id, tick.plan.holdout_percent, col("entry_id", r))
+        suppressed.insert(0, exp.If(this=held, true=lit("holdout")))
     not_before: exp.Expression = arrived.copy()
     if spec.blacklist is not None:
         listed = tick.segments.predicate(Rule(segment=spec.blacklist), col("recipient_id", r), arrived)
