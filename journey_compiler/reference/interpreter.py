@@ -51,8 +51,10 @@ def interpret(project: Project, world: World, ticks: Sequence[datetime]) -> Refe
         written = len(out.tags)
         for run in runs:
             run.tick(facts, profile_ids)
-        # spec section 2: a tag "visible to segments from the next tick"
-        for tag in out.tags[written:]:
+        # spec section 2: a tag "visible to segments from the next tick". Published in the order that
+        # decides between writes at one instant (docs/semantics.md): by journey id, then entry id, then the
+        # order one path wrote them (the sort is stable).
+        for tag in sorted(out.tags[written:], key=lambda t: (t.journey_id, t.entry_id)):
             published[tag.profile_id].append(tag)
     out.state = [
         StateRow(

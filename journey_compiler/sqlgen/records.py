@@ -39,7 +39,11 @@ RECORD_COLUMNS: Columns = {
     "tag": "text",
     "removed": "boolean",
     "goal_id": "text",
+    "hop": "integer",
 }
+"""`hop` (tag records): the node's place in the journey's topological order, which is the order a path
+visits its nodes (the graph is acyclic): of two writes on one path at one logical time, the later hop stands.
+Last, so that a history from before it gains it at the end (`on_schema_change='append_new_columns'`)."""
 
 
 def record_select(values: Mapping[str, exp.Expression], typed_nulls: bool = True) -> list[exp.Expression]:

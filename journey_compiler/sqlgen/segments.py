@@ -69,7 +69,8 @@ class SegmentSql:
         )
 
     def visit_tag(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
-        """Tagged by `at` and not removed since (tags from other systems and those journeys published)."""
+        """Tagged by `at` and not removed by a later write (tags from other systems and those journeys
+        published; `written` orders the writes at one instant, see int_profile_tags)."""
         alias, removal = "st", "sr"
 
         def same(table: str) -> list[exp.Expression]:
@@ -86,7 +87,7 @@ class SegmentSql:
                 exp.and_(
                     *same(removal),
                     exp.column("removed", removal),
-                    exp.GT(this=exp.column("tagged_at", removal), expression=exp.column("tagged_at", alias)),
+                    exp.GT(this=exp.column("written", removal), expression=exp.column("written", alias)),
                 )
             )
         )

@@ -62,6 +62,8 @@ PUBLISHED_TAGS: Columns = {
     "removed": "boolean",
     "journey_id": "text",
     "tick_at": "timestamp",
+    "entry_id": "text",
+    "hop": "integer",
 }
 # Operator decisions (approve a schedule_once, pick an ab_race winner), each at a logical time.
 JOURNEY_CONTROLS: Columns = {
@@ -132,11 +134,24 @@ def control_tables() -> dict[str, Columns]:
 
 
 def create_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, Columns]) -> None:
-    """Create the schemas and tables that do not exist yet; existing ones (and their rows) are left alone."""
+    """Create the schemas and tables that do not exist yet; existing ones (and their rows) are left alone,
+    except that our own control tables gain the columns a later version added (at the end, NULL before)."""
     for qualified, columns in tables.items():
         schema = qualified.split(".")[0]
         con.execute(exp.Create(this=exp.to_identifier(schema), kind="SCHEMA", exists=True).sql("duckdb"))
         con.execute(create_table(qualified, columns).sql("duckdb"))
+        if schema == CONTROL_SCHEMA:
+            present = {name for (name,) in con.execute(_COLUMNS, qualified.split(".")).fetchall()}
+            for name in [c for c in columns if c not in present]:
+                con.execute(_add_column(qualified, name, columns[name]).sql("duckdb"))
+
+
+_COLUMNS = "select column_name from information_schema.columns where table_schema = ? and table_name = ?"
+
+
+def _add_column(qualified: str, name: str, kind: str) -> exp.Alter:
+    column = exp.ColumnDef(this=exp.to_identifier(name), kind=column_type(kind))
+    return exp.Alter(this=exp.to_table(qualified), kind="TABLE", actions=[column])
 
 
 def init_warehouse(con: duckdb.DuckDBPyConnection, warehouse: WarehouseConfig) -> None:

@@ -229,9 +229,7 @@ def _node(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, kind: str) -> di
         return {"exit": draw(st.sampled_from((True, {"reason": "done"})))}
     node: dict[str, Any]
     if kind in ("add_tag", "remove_tag"):
-        # segments never read a tag a journey removes: an add and a removal at one instant are a known
-        # disagreement (tests/nodes/test_regression_oracle.py, tags at one instant)
-        read = SEGMENT_TAGS if shape.tags_feed_segments and kind == "add_tag" else ()
+        read = SEGMENT_TAGS if shape.tags_feed_segments else ()
         node = {kind: draw(st.sampled_from(JOURNEY_TAGS + read))}
     elif kind == "wait":
         node = {"wait": _wait(draw)}

@@ -373,7 +373,6 @@ def test_an_expired_message_takes_on_failed(sc):
     assert sc.moves("x_expired")[1] == EXPIRY
 
 
-@pytest.mark.xfail(strict=True, reason="SQL: an add and a removal at one instant leave the tag on (item i)")
 def test_a_tag_written_twice_at_one_instant_keeps_the_later_write(sc):
     """docs/semantics.md, "Two tag writes at one instant"."""
     reader = path_from(sc.paths("i_both"), "later_i")

@@ -51,3 +51,21 @@ def test_dbt_alone_refuses_a_history_without_snapshot(make_scenario, welcome_yam
     sc.sql("drop table journeys_internal.jrn_welcome_series__open")
     with pytest.raises(TickError, match="jrn_welcome_series__open: run `journeys tick`"):
         run_dbt(sc.built.dbt_dir, sc.workspace.warehouse, ["build", "--select", "tag:tick"])
+
+
+def test_a_warehouse_from_before_tag_hops_ticks_on_unchanged(make_scenario, welcome_yaml):
+    """Histories and published tags written before a tag write carried its hop (docs/semantics.md, "Two tag
+    writes at one instant") gain the columns at the next tick, NULL for their old rows."""
+    unbroken = make_scenario({"welcome_series": welcome_yaml}, name="unbroken")
+    migrated = make_scenario({"welcome_series": welcome_yaml}, name="migrated")
+    for sc in (unbroken, migrated):
+        _load(sc)
+        sc.tick(T0 + 2 * D)
+    migrated.sql("alter table journeys_internal.jrn_welcome_series drop column hop")
+    for column in ("hop", "entry_id"):
+        migrated.sql(f"alter table journeys.published_tags drop column {column}")
+
+    for sc in (unbroken, migrated):
+        sc.tick(T0 + 9 * D)
+    assert migrated.snapshot() == unbroken.snapshot()
+    assert migrated.sql("select count(*), count(hop) from journeys.published_tags") == [(1, 0)]

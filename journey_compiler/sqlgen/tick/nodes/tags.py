@@ -1,4 +1,5 @@
-"""`add_tag` / `remove_tag`: a tag record as the path leaves the node (segments see it from the next tick)."""
+"""`add_tag` / `remove_tag`: a tag record as the path leaves the node (segments see it from the next tick),
+with its hop on the path: of two writes at one logical time the later hop stands (docs/semantics.md)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def _tagging(tick: TickSql, step: Step, tag: str, removed: bool) -> Answer:
             "node_id": lit(step.id),
             "tag": lit(tag),
             "removed": lit(removed),
+            "hop": lit(tick.plan.steps.index(step)),
         },
     )
     return Answer(instant(f"at_{step.id}", lit("next")))
