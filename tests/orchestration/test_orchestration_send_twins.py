@@ -83,4 +83,5 @@ def test_dagster_send_job_and_cli_record_the_same_outcomes(tmp_path: Path, smtp:
     assert by_dagster == by_cli
     details = [detail for _, status, _, detail in by_dagster if status == "suppressed"]
     assert any(d.startswith("frequency cap") for d in details), f"the cap was applied: {set(details)}"
+    assert any(d.startswith("exclusive_with") for d in details), f"exclusivity was applied: {set(details)}"
     assert len(smtp.received) - earlier == 2 * emails_by_dagster, "the CLI sent the same emails to its twin"
