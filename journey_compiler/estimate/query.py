@@ -14,7 +14,7 @@ from sqlglot import exp
 from journey_compiler.config.rules import Rule
 from journey_compiler.estimate.paths import Way
 from journey_compiler.ir import EntryPlan, EventMatch
-from journey_compiler.sqlgen.ast import aliased, col, earliest, plus, ts
+from journey_compiler.sqlgen.ast import aliased, col, plus, ts
 from journey_compiler.sqlgen.events import event_filter
 from journey_compiler.sqlgen.segments import SegmentSql
 
@@ -73,10 +73,9 @@ class EstimateSql:
         trigger this module does not know, which `trigger_unjudged` names)?"""
         if entry.match is None or entry.mode not in JUDGED:
             return None
-        until = earliest([at.copy(), *([ts(entry.ends_at)] if entry.ends_at else [])])
         window: list[exp.Expression] = [
             exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at)),
-            exp.LTE(this=col("event_time", "e"), expression=until),
+            exp.LTE(this=col("event_time", "e"), expression=at.copy()),
         ]
         if entry.ends_at is not None:
             window.append(exp.LT(this=col("event_time", "e"), expression=ts(entry.ends_at)))
