@@ -11,9 +11,11 @@ in priority order (`notification` > `urgent` > `normal`, then earliest due):
 Caps and exclusivity count only what was actually sent: a message that failed, was suppressed or deferred
 consumes nothing. The rules are columns of the due query itself (`judged`), so their inputs (what was
 sent, the segments) are read once per dispatch pass, set-based, not once per batch. That stays exact
-because a pass decides at most one rule-bound message per recipient (its `turn` 1, in priority order):
-the next one waits for the next pass, which reads the outcome of the one ahead. A blocked message is
-recorded as `suppressed`, with the rule in its detail.
+because a pass decides at most one rule-bound message per recipient that might still go out (its `turn`
+1, in priority order): the next one waits for the next pass, which reads the outcome of the one ahead.
+A message already blocked by what was sent before is decided at once (sending more cannot unblock it), so
+a recipient with many queued messages over a cap of N takes N + 1 passes, not one per message. A blocked
+message is recorded as `suppressed`, with the rule in its detail.
 """
 
 from __future__ import annotations
@@ -79,14 +81,19 @@ judged as (
     left join caps as c on c.channel = due.channel
     left join cap_use as u on u.recipient_id = due.recipient_id and u.channel = due.channel
     left join excluded as x on x.journey_id = due.journey_id and x.recipient_id = due.recipient_id
+),
+contending as (
+    -- blocked already by what was sent before (or blacklisted), a message stays blocked whatever this pass
+    -- sends, so it is decided now; the others contend for the recipient's one decision of this pass
+    select judged.*, (interacts and blacklisted_by is null and ruled_out is null) as contends from judged
 )
 select
-    * exclude (interacts, blacklisted_by, ruled_out),
-    case when interacts then
-        row_number() over (partition by recipient_id, interacts order by priority, not_before, message_id)
+    * exclude (interacts, blacklisted_by, ruled_out, contends),
+    case when contends then
+        row_number() over (partition by recipient_id, contends order by priority, not_before, message_id)
     end as turn,
-    coalesce(blacklisted_by, case when interacts then ruled_out end) as blocked_by
-from judged
+    coalesce(blacklisted_by, ruled_out) as blocked_by
+from contending
 order by priority, not_before, message_id
 """
 """`__due__` is replaced by the outbox's due query; `blacklisted_by` by the blacklist segments' CASE."""
@@ -132,10 +139,11 @@ class DeliveryRules:
         """`due` (one row per due message: its `message_id`, `journey_id`, `node_id`, `recipient_id`,
         `channel`, `cap_exempt`, `priority`, `not_before`, ...) with two more columns, in priority order, and
         the parameters the query needs besides `due`'s own:
-        - `turn`: for a message a cap or an exclusivity applies to, its rank among such messages of its
-          recipient (1 = decided in this pass, later ones wait for the next); NULL for the others;
-        - `blocked_by`: why it may not be sent (blacklist at `now`; for turn 1, a cap or `exclusive_with`
-          against what was sent before), NULL when it may go out."""
+        - `turn`: for a message a cap or an exclusivity applies to and that nothing blocks yet, its rank
+          among such messages of its recipient (1 = decided in this pass, later ones wait for the next);
+          NULL for the others, which are decided in this pass;
+        - `blocked_by`: why it may not be sent (blacklist at `now`, a cap or `exclusive_with` against what
+          was sent before), NULL when it may go out."""
         query = _judged_template().copy()
         for table in query.find_all(exp.Table):
             if table.name == "__due__":

@@ -138,3 +138,17 @@ def test_caps_stay_exact_across_batches_and_passes(
         assert result[f"p{p}_1"][0] == result[f"p{p}_2"][0] == "sent"  # priorities 1 and 2
         assert result[f"p{p}_0"] == ("suppressed", "frequency cap: at most 2 push per 86400 s")
     assert len(http_server.received) == 8
+
+
+def test_a_long_queue_over_a_cap_sends_the_most_important_and_suppresses_the_rest(
+    dispatch, channels, enqueue, http_server, now, outcomes
+):
+    # m0 and m1 go out in two passes; the third pass finds the cap used and decides m2..m5 at once
+    for i in range(6):
+        enqueue(f"m{i}", "push", "activation_nudge", priority=5 - i, not_before=now - timedelta(minutes=i))
+
+    report = dispatch(capped(channels), now)
+
+    assert report.counts == {("push", "sent"): 2, ("push", "suppressed"): 4}
+    assert {m for m, (status, _) in outcomes().items() if status == "sent"} == {"m5", "m4"}
+    assert [r.headers["Idempotency-Key"] for r in http_server.received] == ["m5", "m4"]
