@@ -124,8 +124,9 @@ def judge(step: Step, branch: str) -> Judgement:
         return Judgement(hop, share=percent / 100)
     if isinstance(node, cfg.AbRaceNode):
         race = node.ab_race
-        return Judgement(hop, share=race.test_share / 100 / len(race.variants))
-    if isinstance(node, cfg.SendNode) and branch != "next":
+        return Judgement(hop, share=race.test_share / (100 * len(race.variants)))
+    if isinstance(node, cfg.SendNode) and any(b.startswith("on_") for b in step.successors):
+        # with outcome branches even `next` is an outcome (those without a branch of their own)
         return Judgement(hop, unjudged=f"{hop}: waits for the message's outcome")
     if isinstance(node, cfg.MessageStatusNode):
         return Judgement(hop, unjudged=f"{hop}: waits for the status of {node.message_status.of!r}")
