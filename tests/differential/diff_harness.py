@@ -48,9 +48,12 @@ OUTCOME_SEQUENCES: tuple[tuple[tuple[str, int], ...], ...] = (
     (("failed", 5),),
     (("suppressed", 1),),
     (("sent", 3), ("delivered", 4), ("read", 30), ("clicked", 200)),
+    (("deferred", 2), ("expired", 40)),
+    (("read", 4), ("sent", 4), ("delivered", 4)),  # a provider reporting three statuses with one timestamp
     (),  # never dispatched within the run
 )
-"""(status, minutes after the message could first go out); the message id's hash picks one."""
+"""(status, minutes after the message could first go out); the message id's hash picks one. Statuses at one
+instant are recorded out of lifecycle order on purpose (docs/semantics.md, "Two statuses at one instant")."""
 
 
 def outcomes_for(message: Message, tick_at: datetime) -> list[MessageEvent]:
