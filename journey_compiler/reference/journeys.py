@@ -103,6 +103,7 @@ class JourneyRun:
     judged_until: datetime | None = None
     """Schedule occurrences up to here were judged (README: "Each occurrence's audience is evaluated
     once")."""
+    previous_tick: datetime | None = None
     notified: bool = False
     race_arrivals: list[tuple[datetime, str]] = field(default_factory=list)
     """(logical time, entry id) of every arrival at the journey's ab_race."""
@@ -125,6 +126,7 @@ class JourneyRun:
             self.advance(ProfileTick(self, facts, horizon, profile_id), occurrences)
         if occurrences is not None:
             self.judged_until = max(self.judged_until or horizon, horizon)
+        self.previous_tick = facts.tick_at
         for entries in self.entries.values():
             for entry in entries:
                 self.goals(facts, entry)
@@ -150,6 +152,7 @@ class JourneyRun:
     def candidates(self, step: ProfileTick, occurrences: list[datetime] | None) -> list[Candidate]:
         if occurrences is None:
             found = event_candidates(self.journey, self.window, step.profile_id, step.facts, step.horizon)
+            found = [c for c in found if self.judged_now(step, c)]
         elif step.profile_id in step.facts.index.profiles:
             found = [Candidate(at, trigger_key(at)) for at in occurrences]
         else:
@@ -158,6 +161,19 @@ class JourneyRun:
         return sorted(
             (c for c in found if entry_id(self.journey.id, step.profile_id, c.key) not in known),
             key=lambda c: (c.at, c.key),
+        )
+
+    def judged_now(self, step: ProfileTick, candidate: Candidate) -> bool:
+        """docs/semantics.md, "When a trigger is judged": by the first tick that sees it, and again by a tick
+        that brings an event at or before its time (a late event may change the verdict); not when only
+        attributes or tags changed."""
+        before = self.previous_tick
+        if before is None or candidate.at > before:
+            return True
+        return any(
+            e.event_time <= candidate.at
+            for e in step.facts.events(step.profile_id)
+            if e.loaded > before or e.event_time > before
         )
 
     def advance(self, step: ProfileTick, occurrences: list[datetime] | None) -> None:

@@ -5,10 +5,9 @@ Everything is composed from small named building blocks (`st.sampled_from`), so 
 a few nodes, profiles and events that read like a hand-written scenario. Times sit on a 5-minute grid around
 `T0`; the window crosses the US daylight-saving change (2026-03-08 02:00 America/New_York).
 
-Shapes the tick pins as known limitations (README "Known limitations") are not generated: `every`,
-`event_without` and schedule triggers always allow re-entry and their frequency limits have no period
-(without re-entry, or with a per-period limit, a tick that covers two candidates of one profile judges only
-the first); blacklists and `exclusive_with` are dispatch-time rules the ticks compared here never reach.
+Every trigger is drawn with and without re-entry and with frequency limits with and without a period (a
+tick covering several candidates of one profile admits them in logical-time order, docs/semantics.md);
+blacklists and `exclusive_with` are dispatch-time rules the ticks compared here never reach.
 """
 
 from __future__ import annotations
@@ -365,14 +364,16 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
     audience = draw(st.sampled_from((None, None, *RULES[:3], RULES[4], RULES[7])))
     if audience is not None:
         entry["audience"] = audience
-    if kind == "cumulative":
-        entry |= draw(
-            st.sampled_from(({}, {"frequency": {"max": 1}}, {"frequency": {"max": 1, "per": "1d"}}))
-        )
-        entry["reentry"] = draw(st.booleans())
-    else:
-        entry |= draw(st.sampled_from(({}, {"frequency": {"max": 2}})))
-        entry["reentry"] = True
+    limits: tuple[dict[str, Any], ...] = (
+        {},
+        {"frequency": {"max": 1}},
+        {"frequency": {"max": 2}},
+        {"frequency": {"max": 1, "per": "1d"}},
+    )
+    if kind != "cumulative":
+        limits += ({"frequency": {"max": 2, "per": "2h"}},)
+    entry |= draw(st.sampled_from(limits))
+    entry["reentry"] = draw(st.booleans())
     return entry
 
 

@@ -139,13 +139,6 @@ def test_the_entry_runs_its_path_from_the_occurrence(daily):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: without re-entry, an occurrence that comes after the previous entry's wait ended but in "
-    "the same tick that ends it is refused (the admission reads the state before the tick, still `active`), "
-    "and schedule occurrences are never judged again (trigger_events keeps only occurrences after "
-    "previous_tick_at): with daily ticks the entries are Mar 3, 6, 9 instead of Mar 3, 5, 7, 9",
-)
 def test_reentry_false_refuses_only_while_inside(daily):
     # each stay lasts 36h: Mar 3 02:00 -> Mar 4 14:00; Mar 4's occurrence finds it inside, Mar 5's does not
     assert entries(daily, "long_stay", "stayer") == [day(3), day(5), day(7), day(9)]
@@ -157,12 +150,6 @@ def test_long_stay_refuses_the_occurrence_while_inside(daily):
     assert day(4) not in got
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: one tick covering two occurrences admits only the first (rank_in_tick = 1 without "
-    "re-entry) and the next tick never judges the second occurrence again (occurrence > previous_tick_at): "
-    "it is lost, while daily ticks enter it (entries Mar 3, Mar 5 instead of Mar 3, Mar 4)",
-)
 def test_a_tick_covering_two_occurrences_enters_both(tmp_path, scenario_builder):
     sc = scenario_builder(tmp_path / "coarse", {"daily_recall": DAILY})
     sc.profile("sh", timezone="Asia/Shanghai", member_level="gold")

@@ -250,8 +250,8 @@ def test_logical_times_are_event_times_and_wait_ends(make_ref):
 
 
 def test_every_mode_is_cadence_invariant(make_ref):
-    """tests/tick/test_tick_cadence.py pins this as a strict xfail of the SQL (one tick covering two `every`
-    occurrences enters only the first); the spec's cadence rule decides: both enter, at any cadence."""
+    """The same case as tests/tick/test_tick_cadence.py for the SQL: one tick covering two `every`
+    occurrences; the spec's cadence rule decides: both enter, at any cadence."""
     results = {}
     at, t0 = CADENCE["at"], CADENCE["T0"]
     for name, ticks in (("hourly", [t0 + k * H for k in range(1, 5)]), ("once", [t0 + 4 * H])):

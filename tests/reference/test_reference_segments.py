@@ -202,13 +202,13 @@ def test_the_entry_runs_its_path_from_the_occurrence(daily):
 
 
 def test_reentry_false_refuses_only_while_inside(daily):
-    """Pinned as a strict xfail of the SQL in tests/nodes/test_schedule.py; the spec ("may a profile enter
-    again while still inside") decides: each 36 h stay refuses only the next day's occurrence."""
+    """The same case as tests/nodes/test_schedule.py for the SQL; the spec ("may a profile enter again while
+    still inside") decides: each 36 h stay refuses only the next day's occurrence."""
     assert daily.entered("stayer", "long_stay") == [day(3), day(5), day(7), day(9)]
 
 
 def test_a_tick_covering_two_occurrences_enters_both(make_ref):
-    """Also a strict xfail of the SQL: spec section 3 (cadence) decides."""
+    """Spec section 3 (cadence) decides; the SQL admits both inside the tick (docs/semantics.md)."""
     ref = make_ref({"daily_recall": SCHED["DAILY"]})
     ref.profile("sh", timezone="Asia/Shanghai", member_level="gold")
     ref.run([day(2, 3), day(4, 3), day(5, 3)])

@@ -223,12 +223,6 @@ nodes:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: with `reentry: false` the tick admits only a profile's first "
-    "candidate (rank_in_tick = 1), so one tick covering two `every` occurrences hours apart enters "
-    "only the first, while hourly ticks enter both",
-)
 def test_every_mode_cadence_invariant(make_scenario):
     results = {}
     for name, step in (("hourly", H), ("once", None)):

@@ -173,6 +173,42 @@ def test_audience_where_filters_on_profile_attributes(make_scenario):
     assert [s["profile_id"] for s in sc.sends()] == ["in"]
 
 
+def test_a_trigger_is_judged_when_first_seen_and_again_only_after_a_late_event(make_scenario):
+    """docs/semantics.md, "When a trigger is judged": joining the audience later does not admit an old
+    trigger, even when newer events arrive; an event older than the trigger arriving late has it judged
+    again (with the facts of that tick); a new trigger is judged with today's facts."""
+    local = journey(
+        "gold_only",
+        """
+  event:
+    did: {event: signup}
+    mode: every
+  where: "member_level = 'gold'"
+  reentry: true
+""",
+        SEND_THEN_WAIT,
+    )
+    sc = make_scenario({"gold_only": local})
+    for pid in ("quiet", "busy", "late"):
+        sc.profile(pid, member_level="silver")
+        sc.event(f"s_{pid}", pid, "signup", T0)
+    sc.tick(T0 + H)
+    # all become gold (a newer profile row); `busy` browses after its signup, `late` before it (loaded late)
+    sc.sql(
+        "insert into raw.profiles select profile_id, email, phone, timezone, ?, ? from raw.profiles",
+        ['{"member_level": "gold"}', datetime(2026, 2, 1)],
+    )
+    sc.event("v_busy", "busy", "page_view", T0 + 2 * H)
+    sc.event("v_late", "late", "page_view", T0 - H, loaded_at=T0 + 2 * H)
+    sc.tick(T0 + 3 * H)
+    assert entries(sc, "quiet") == [] and entries(sc, "busy") == []
+    assert [e["logical_at"] for e in entries(sc, "late")] == [T0]
+    sc.event("s2_busy", "busy", "signup", T0 + 4 * H)
+    sc.tick(T0 + 5 * H)
+    assert [e["logical_at"] for e in entries(sc, "busy")] == [T0 + 4 * H]
+    assert entries(sc, "quiet") == []
+
+
 UNTIL = T0 + D + 6 * H
 
 

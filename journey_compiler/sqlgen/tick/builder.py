@@ -6,6 +6,7 @@ through this one object, so the pieces stay independent modules and the query is
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlglot import exp
@@ -74,11 +75,15 @@ class TickSql:
         self.plan = plan
         self.project = project
         self.ctes: list[tuple[str, exp.Expression]] = []
+        self.recursive = False
         self.records: list[exp.Select] = []
+        self.after_admission: list[Callable[[], None]] = []
+        """Parts that must see only admitted entries (admission.py decides at the end of the nodes)."""
         self.segments = SegmentSql(project, known_events(), ref("stg_raw__profiles"), ref("int_profile_tags"))
 
-    def cte(self, name: str, query: exp.Expression) -> str:
+    def cte(self, name: str, query: exp.Expression, recursive: bool = False) -> str:
         self.ctes.append((name, query))
+        self.recursive = self.recursive or recursive
         return name
 
     def record(

@@ -1,12 +1,13 @@
-"""Leave, stay or exit, for every path at a node, from its handler's answer (`step_<n>`), and the records
-that say so: positions (where a path rests after the tick) and transitions (every move, with its reason)."""
+"""Leave, stay or exit, for every path at a node, from its handler's answer (`step_<n>`); then, for all
+nodes at once, the records that say so: positions (where a path rests after the tick) and transitions
+(every move, with its reason)."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
 from journey_compiler.ir import Step
-from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null, union_all
 from journey_compiler.sqlgen.tick.builder import TickSql
 from journey_compiler.sqlgen.tick.paths import EXIT_BRANCH, PATH_COLUMNS
 
@@ -52,7 +53,7 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
         else exp.null()
     )
     columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c) for c in PATH_COLUMNS]
-    name = tick.cte(
+    tick.cte(
         f"out_{step.id}",
         exp.select(
             *columns,
@@ -63,27 +64,45 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
             exp.alias_(exit_reason, "exit_reason"),
         ).from_(f"step_{step.id}"),
     )
+
+
+def record_moves(tick: TickSql) -> str:
+    """CTE `moves`: every node's outcomes in one relation (with its `node_id`), and the records that say
+    where each path rests after this tick (positions) and how it got there (transitions), built once."""
+    moves = tick.cte(
+        "moves",
+        union_all(
+            [
+                exp.select(f"out_{step.id}.*", exp.alias_(lit(step.id), "node_id")).from_(f"out_{step.id}")
+                for step in tick.plan.steps
+            ]
+        ),
+    )
     o = {c: col(c, "o") for c in PATH_KEYS}
-    position = {"record": lit("position"), "node_id": lit(step.id), **o}
-    source = aliased(name, "o")
+    position = {"record": lit("position"), "node_id": col("node_id", "o"), **o}
+    source = aliased(moves, "o")
     is_ = lambda value: eq(col("outcome", "o"), value)  # noqa: E731
     no_next = is_null(col("next_node", "o"))
-    # where the path rests after this tick: waiting here (new arrivals only), exited, or completed
+    # where the path rests after this tick: waiting at a node (new arrivals only), exited, or completed
     tick.record(
         source,
-        exp.and_(is_("stay"), exp.not_(col("carried", "o"))),
-        position | {"logical_at": col("arrived_at", "o"), "status": lit("active")},
-    )
-    tick.record(
-        source,
-        is_("exit"),
+        exp.or_(
+            exp.and_(is_("stay"), exp.not_(col("carried", "o"))), is_("exit"), exp.and_(is_("leave"), no_next)
+        ),
         position
-        | {"logical_at": col("left_at", "o"), "status": lit("exited"), "reason": col("exit_reason", "o")},
-    )
-    tick.record(
-        source,
-        exp.and_(is_("leave"), no_next),
-        position | {"logical_at": col("left_at", "o"), "status": lit("completed")},
+        | {
+            "logical_at": exp.Case(
+                ifs=[exp.If(this=is_("stay"), true=col("arrived_at", "o"))], default=col("left_at", "o")
+            ),
+            "status": exp.Case(
+                ifs=[
+                    exp.If(this=is_("stay"), true=lit("active")),
+                    exp.If(this=is_("exit"), true=lit("exited")),
+                ],
+                default=lit("completed"),
+            ),
+            "reason": exp.Case(ifs=[exp.If(this=is_("exit"), true=col("exit_reason", "o"))]),
+        },
     )
     tick.record(
         source,
@@ -91,7 +110,7 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
         {
             "record": lit("transition"),
             "logical_at": col("left_at", "o"),
-            "from_node": lit(step.id),
+            "from_node": col("node_id", "o"),
             "node_id": exp.Case(
                 ifs=[exp.If(this=is_("exit"), true=exp.null())], default=col("next_node", "o")
             ),
@@ -110,3 +129,4 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
             ),
         },
     )
+    return moves

@@ -15,7 +15,7 @@ from journey_compiler.config.project import Project
 from journey_compiler.ir import JourneyPlan, Step
 from journey_compiler.sqlgen.ast import col, eq, lit, ts, union_all
 from journey_compiler.sqlgen.relations import history, open_paths, ref
-from journey_compiler.sqlgen.tick import entries, exits, goals, outcomes
+from journey_compiler.sqlgen.tick import admission, entries, exits, goals, outcomes
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_value
 from journey_compiler.sqlgen.tick.entries import ENTRY_COLUMNS
 from journey_compiler.sqlgen.tick.nodes import handler_for
@@ -30,7 +30,11 @@ def tick_query(plan: JourneyPlan, project: Project) -> exp.Select:
     exits.build(tick)
     for step in plan.steps:
         node(tick, step)
+    outcomes.record_moves(tick)
     goals.build(tick)
+    admission.build(tick)
+    for part in tick.after_admission:
+        part()
     return finish(tick)
 
 
@@ -92,11 +96,20 @@ def node(tick: TickSql, step: Step) -> None:
 
 
 def finish(tick: TickSql) -> exp.Select:
+    """The records of the admitted entries (and those of no entry), unless the tick was applied already."""
     tick.cte("tick_records", union_all(tick.records))
     applied = (
         exp.select("1").from_(history()).where(exp.GTE(this=col("tick_at"), expression=tick_value("tick_at")))
     )
-    query = exp.select("*").from_("tick_records").where(exp.not_(exp.Exists(this=applied)))
+    keep = [exp.not_(exp.Exists(this=applied))]
+    if admission.needed(tick.plan.entry):
+        refused = (
+            exp.select("1")
+            .from_("refused_entries")
+            .where(eq(col("entry_id", "refused_entries"), col("entry_id", "tick_records")))
+        )
+        keep.append(exp.not_(exp.Exists(this=refused)))
+    query = exp.select("*").from_("tick_records").where(exp.and_(*keep))
     for name, body in tick.ctes:
-        query = query.with_(name, as_=body, copy=False)
+        query = query.with_(name, as_=body, recursive=tick.recursive, copy=False)
     return query

@@ -1,6 +1,6 @@
 """Every way a profile may enter in this tick: trigger events (the N-th / every N-th occurrence, or an event
-not followed by another) and planned times (cron occurrences, `schedule_once`). Admission (admission.py)
-then applies the audience, quiet hours, frequency and re-entry."""
+not followed by another) and planned times (cron occurrences, `schedule_once`). Admission (entries.py)
+then applies the audience and quiet hours, admission.py the frequency and re-entry."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
-from journey_compiler.sqlgen.ast import aliased, col, eq, lit, not_null, plus, ts
+from journey_compiler.sqlgen.ast import aliased, col, eq, lit, not_null, plus, ts, union_all
 from journey_compiler.sqlgen.events import event_filter
-from journey_compiler.sqlgen.relations import history, ref
+from journey_compiler.sqlgen.relations import ref
 from journey_compiler.sqlgen.tick.builder import TickSql, fresh_events, known_events, tick_col, tick_value
 
 
 def trigger_events(tick: TickSql) -> exp.Select:
     """profile_id, trigger_event_id, trigger_key (what makes the entry id unique), entry_at (logical),
-    occurrence (the N-th matching event of the profile)."""
+    occurrence (the N-th matching event of the profile) and `unjudged`: the candidate is judged in this tick
+    (docs/semantics.md, "When a trigger is judged")."""
     entry = tick.plan.entry
     if entry.mode in ("schedule", "once"):
         return planned_entries(tick)
@@ -32,7 +33,8 @@ def trigger_events(tick: TickSql) -> exp.Select:
         ),
     )
     entry_at: exp.Expression = col("event_time", "e")
-    conditions = [event_filter(entry.match), *window, _judged(tick, entry.absent_within)]
+    judged = _judged_profiles(tick, entry.absent_within)
+    conditions = [event_filter(entry.match), *window]
     if entry.mode == "without":
         assert entry.absent is not None and entry.absent_within is not None
         # enters when the window after the event closes without the other event
@@ -55,6 +57,13 @@ def trigger_events(tick: TickSql) -> exp.Select:
             exp.LTE(this=entry_at.copy(), expression=tick_col("horizon")),
             exp.LT(this=absent.subquery(), expression=exp.Literal.number(entry.absent.times)),
         ]
+    # new to this tick: an event at or before the candidate's time is (the candidate itself, a late event
+    # that moves the N-th occurrence or changes the audience's verdict), or its window closed since
+    previous = exp.func("COALESCE", tick_col("previous_tick_at"), ts(datetime(1, 1, 1)))
+    unjudged = exp.or_(
+        exp.LTE(this=col("earliest_fresh", "j"), expression=entry_at.copy()),
+        exp.GT(this=entry_at.copy(), expression=previous),
+    )
     return (
         exp.select(
             col("profile_id", "e"),
@@ -62,45 +71,38 @@ def trigger_events(tick: TickSql) -> exp.Select:
             exp.alias_(col("event_id", "e"), "trigger_key"),
             exp.alias_(entry_at, "entry_at"),
             exp.alias_(ordinal, "occurrence"),
+            exp.alias_(exp.func("COALESCE", unjudged, exp.false()), "unjudged"),
         )
         .from_(aliased(known_events(), "e"))
+        .join(aliased(judged, "j"), on=eq(col("profile_id", "j"), col("profile_id", "e")))
         .join("tick", join_type="cross")
         .where(exp.and_(*conditions))
     )
 
 
-def _judged(tick: TickSql, delay: timedelta | None) -> exp.Expression:
-    """Only the profiles whose candidates may have changed since the previous tick are judged again: those
-    with events it could not see, those whose entry ended in it (a candidate refused while that entry was
-    inside may enter now), and, for triggers that enter `delay` after their event, those whose delay ended
-    since. The rest were judged with the same facts before. The candidates of a judged profile are all of
-    its matching events, so occurrences are counted as ever; the events of the others are not read."""
-    parts: list[exp.Query] = [
-        exp.select("profile_id").from_(fresh_events()),
-        exp.select("profile_id")
-        .from_(history())
-        .where(
-            exp.and_(
-                eq(col("record"), "position"),
-                exp.In(this=col("status"), expressions=[lit("exited"), lit("completed")]),
-                eq(col("tick_at"), tick_value("previous_tick_at")),
-            )
-        ),
-    ]
+def _judged_profiles(tick: TickSql, delay: timedelta | None) -> str:
+    """CTE `judged_profiles` (profile_id, earliest_fresh): only profiles that may have a candidate to judge
+    are read: those with events the previous tick could not see (the earliest of their times) and, for
+    triggers that enter `delay` after their event, those whose delay ended since. Their candidates are all
+    of their matching events, so occurrences are counted as ever."""
+    fresh = exp.select("profile_id", exp.alias_(col("event_time"), "event_time")).from_(fresh_events())
     if delay is not None:
         since = exp.func("COALESCE", tick_value("previous_tick_at"), ts(datetime(1, 1, 1)))
-        parts.append(
-            exp.select("profile_id").from_(
-                known_events(
-                    since=exp.Sub(
-                        this=since,
-                        expression=exp.Interval(this=lit(int(delay.total_seconds())), unit=exp.var("SECOND")),
-                    )
+        closing = exp.select("profile_id", exp.alias_(exp.cast(exp.null(), "TIMESTAMP"), "event_time")).from_(
+            known_events(
+                since=exp.Sub(
+                    this=since,
+                    expression=exp.Interval(this=lit(int(delay.total_seconds())), unit=exp.var("SECOND")),
                 )
             )
         )
-    judged = tick.cte("judged_profiles", exp.union(*parts, distinct=True) if len(parts) > 1 else parts[0])
-    return col("profile_id", "e").isin(query=exp.select("profile_id").from_(judged))
+        fresh = union_all([fresh, closing])
+    return tick.cte(
+        "judged_profiles",
+        exp.select("profile_id", exp.alias_(exp.func("MIN", col("event_time")), "earliest_fresh"))
+        .from_(fresh.subquery("changed"))
+        .group_by("profile_id"),
+    )
 
 
 def planned_times(tick: TickSql) -> exp.Select:
@@ -153,6 +155,7 @@ def planned_entries(tick: TickSql) -> exp.Select:
             exp.alias_(exp.cast(occurrence.copy(), "TEXT"), "trigger_key"),
             exp.alias_(occurrence.copy(), "entry_at"),
             exp.alias_(lit(1), "occurrence"),
+            exp.alias_(exp.true(), "unjudged"),
         )
         .from_(planned_times(tick).subquery("o"))
         .join("tick", join_type="cross")

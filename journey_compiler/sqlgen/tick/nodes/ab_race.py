@@ -22,6 +22,7 @@ from journey_compiler.sqlgen.ast import (
 )
 from journey_compiler.sqlgen.ids import BUCKETS, bucket, stable_id
 from journey_compiler.sqlgen.relations import history, ref
+from journey_compiler.sqlgen.tick import admission
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.paths import Answer
 
@@ -60,7 +61,9 @@ def answer(tick: TickSql, step: Step) -> Answer:
         .join(winner.subquery("w"), join_type="left", on=exp.true())
     )
     if spec.notify is not None:
-        _notice(tick, step, spec, spec.notify)
+        notify = spec.notify
+        # counts arrivals of admitted entries only (admission.py decides after the last node)
+        tick.after_admission.append(lambda: _notice(tick, step, spec, notify))
     # the test traffic carries its variant as A/B group; the rest keeps what it had
     return Answer(query, ab_group=exp.func("COALESCE", col("variant"), col("ab_group")))
 
@@ -79,6 +82,14 @@ def _variant(tick: TickSql, step: Step, spec: cfg.AbRaceSpec, entry_id: exp.Expr
     return exp.Case(ifs=ifs)
 
 
+def _admitted(tick: TickSql, entry_id: exp.Expression) -> list[exp.Expression]:
+    """The condition that a path of this tick belongs to an admitted entry (none if all are admitted)."""
+    if not admission.needed(tick.plan.entry):
+        return []
+    refused = exp.select("1").from_(aliased("refused_entries", "r")).where(eq(col("entry_id", "r"), entry_id))
+    return [exp.not_(exp.Exists(this=refused))]
+
+
 def _notice(tick: TickSql, step: Step, spec: cfg.AbRaceSpec, notify: cfg.Notify) -> None:
     """One message to the operator when the test phase is over: `test_ends_after` after the race's first
     arrival, or at the `sample_size`-th test arrival, whichever comes first."""
@@ -90,7 +101,9 @@ def _notice(tick: TickSql, step: Step, spec: cfg.AbRaceSpec, notify: cfg.Notify)
             )
             .from_(history())
             .where(exp.and_(eq(col("record"), "transition"), eq(col("node_id"), step.id))),
-            exp.select("arrived_at", "variant").from_(f"race_{step.id}").where(exp.not_(col("carried"))),
+            exp.select("arrived_at", "variant")
+            .from_(f"race_{step.id}")
+            .where(exp.and_(exp.not_(col("carried")), *_admitted(tick, col("entry_id")))),
         ]
     )
     ends = []

@@ -1,0 +1,169 @@
+"""Admission inside the tick: of this tick's entry candidates (entries.py), which the frequency and re-entry
+rules admit, judged in logical-time order with the paths as they are at each candidate's time.
+
+Every candidate walks the journey in this tick as if it had entered, so the time its path ends is known
+(`path_ends`, from the outcomes of every node: `moves`). A profile's candidates are then taken as the
+reference interpreter takes them: the first one the earlier entries leave room for, then the first one after
+it that the entries admitted so far leave room for (without re-entry: at or after the previous one's end;
+with a frequency limit: fewer than `max` entries in its period), and so on: a chain, built by one recursive
+CTE. So a profile whose path ended earlier in the tick may enter again, and one tick covering several
+occurrences admits each the rules allow. The records of the candidates left out are dropped when the tick's
+records are assembled (`refused_entries`).
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from journey_compiler.ir import EntryPlan
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null, union_all
+from journey_compiler.sqlgen.tick.builder import TickSql
+
+CHAIN_COLUMNS = ("entry_id", "profile_id", "entry_at", "trigger_key", "ended_at")
+
+
+def needed(entry: EntryPlan) -> bool:
+    """Without re-entry or with a frequency limit, one candidate's admission depends on the others."""
+    return not entry.reentry or entry.frequency_max is not None
+
+
+def build(tick: TickSql) -> None:
+    """CTEs `path_ends`, `admissible_entries`, `admitted_entries` (recursive) and `refused_entries`."""
+    entry = tick.plan.entry
+    if not needed(entry):
+        return
+    ends = exp.select("entry_id", exp.alias_(col("left_at"), "ended_at")).from_("moves")
+    ended = exp.or_(
+        eq(col("outcome"), "exit"), exp.and_(eq(col("outcome"), "leave"), is_null(col("next_node")))
+    )
+    tick.cte("path_ends", ends.where(ended))
+    tick.cte("admissible_entries", _admissible(entry))
+    first = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[col("profile_id", "c")],
+        order=exp.Order(
+            expressions=[exp.Ordered(this=col("entry_at", "c")), exp.Ordered(this=col("trigger_key", "c"))]
+        ),
+    )
+    chain = [col(c, "c") for c in CHAIN_COLUMNS]
+    recent: list[exp.Expression] = []
+    if entry.frequency_max is not None:
+        recent = [exp.alias_(exp.Array(expressions=[col("entry_at", "c")]), "recent")]
+    base = _first(
+        exp.select(*chain, *recent, exp.alias_(first, "rank")).from_(aliased("admissible_entries", "c"))
+    )
+    following = exp.or_(
+        exp.GT(this=col("entry_at", "c"), expression=col("entry_at", "p")),
+        exp.and_(
+            eq(col("entry_at", "c"), col("entry_at", "p")),
+            exp.GT(this=col("trigger_key", "c"), expression=col("trigger_key", "p")),
+        ),
+    )
+    rules = [eq(col("profile_id", "c"), col("profile_id", "p")), following]
+    if not entry.reentry:
+        # the previous one has ended by then (a path still open at the horizon admits nobody after it)
+        rules += [
+            not_null(col("ended_at", "p")),
+            exp.GTE(this=col("entry_at", "c"), expression=col("ended_at", "p")),
+        ]
+    if entry.frequency_max is not None:
+        in_period = col("recent", "p")
+        if entry.frequency_per is not None:
+            since = exp.Sub(this=col("entry_at", "c"), expression=_seconds(entry))
+            in_period = exp.ArrayFilter(
+                this=in_period,
+                expression=exp.Lambda(
+                    this=exp.GT(this=exp.to_identifier("t"), expression=since),
+                    expressions=[exp.to_identifier("t")],
+                ),
+            )
+        taken = exp.Add(this=col("prior_entries", "c"), expression=exp.ArraySize(this=in_period))
+        rules.append(exp.LT(this=taken, expression=lit(entry.frequency_max)))
+        recent = [
+            exp.alias_(exp.ArrayAppend(this=col("recent", "p"), expression=col("entry_at", "c")), "recent")
+        ]
+    step = _first(
+        exp.select(*chain, *recent, exp.alias_(first.copy(), "rank"))
+        .from_(aliased("admitted_entries", "p"))
+        .join(aliased("admissible_entries", "c"), on=exp.and_(*rules))
+    )
+    tick.cte("admitted_entries", union_all([base, step]), recursive=True)
+    admitted = (
+        exp.select("1")
+        .from_(aliased("admitted_entries", "a"))
+        .where(eq(col("entry_id", "a"), col("entry_id", "n")))
+    )
+    tick.cte(
+        "refused_entries",
+        exp.select(col("entry_id", "n"))
+        .from_(aliased("new_entries", "n"))
+        .where(exp.not_(exp.Exists(this=admitted))),
+    )
+
+
+def _first(query: exp.Select) -> exp.Select:
+    """Each profile's first row of `query` (its `rank` column)."""
+    return (
+        exp.select(*CHAIN_COLUMNS, *(["recent"] if "recent" in query.named_selects else []))
+        .from_(query.subquery("ranked"))
+        .where(eq(col("rank"), 1))
+    )
+
+
+def _seconds(entry: EntryPlan) -> exp.Expression:
+    assert entry.frequency_per is not None
+    return exp.Interval(this=lit(int(entry.frequency_per.total_seconds())), unit=exp.var("SECOND"))
+
+
+def _admissible(entry: EntryPlan) -> exp.Select:
+    """The candidates the entries made before this tick leave room for, with when their path ends in it
+    (NULL: still open at the horizon) and, with a frequency limit, how many earlier entries fall in their
+    period (`prior_entries`)."""
+    candidate_at = col("entry_at", "c")
+    earlier = exp.and_(
+        eq(col("profile_id", "s"), col("profile_id", "c")),
+        exp.LTE(this=col("entry_at", "s"), expression=candidate_at),
+    )
+    columns: list[exp.Expression] = [col(c, "c") for c in CHAIN_COLUMNS[:4]]
+    columns.append(exp.alias_(col("ended_at", "e"), "ended_at"))
+    if entry.frequency_max is not None:
+        in_period = earlier.copy()
+        if entry.frequency_per is not None:
+            since = exp.Sub(this=candidate_at.copy(), expression=_seconds(entry))
+            in_period = exp.and_(in_period, exp.GT(this=col("entry_at", "s"), expression=since))
+        prior = (
+            exp.select(exp.func("COUNT", exp.Star())).from_(aliased("earlier_entries", "s")).where(in_period)
+        )
+        columns.append(exp.alias_(prior.subquery(), "prior_entries"))
+    query = (
+        exp.select(*columns)
+        .from_(aliased("new_entries", "c"))
+        .join(aliased("path_ends", "e"), join_type="left", on=eq(col("entry_id", "e"), col("entry_id", "c")))
+    )
+    if not entry.reentry:
+        # an earlier entry is inside at the candidate's time unless it ended by then: before this tick
+        # (`ended_entries`) or within it (`path_ends`)
+        ended_by_then = [
+            exp.select("1")
+            .from_(aliased(source, "x"))
+            .where(
+                exp.and_(
+                    eq(col("entry_id", "x"), col("entry_id", "s")),
+                    exp.LTE(this=col("ended_at", "x"), expression=candidate_at.copy()),
+                )
+            )
+            for source in ("ended_entries", "path_ends")
+        ]
+        inside = (
+            exp.select("1")
+            .from_(aliased("earlier_entries", "s"))
+            .where(exp.and_(earlier.copy(), *(exp.not_(exp.Exists(this=q)) for q in ended_by_then)))
+        )
+        query = query.where(exp.not_(exp.Exists(this=inside)))
+    if entry.frequency_max is None:
+        return query
+    return (
+        exp.select("*")
+        .from_(query.subquery("counted"))
+        .where(exp.LT(this=col("prior_entries"), expression=lit(entry.frequency_max)))
+    )
