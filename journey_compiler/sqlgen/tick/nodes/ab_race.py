@@ -158,6 +158,7 @@ def _notice(tick: TickSql, step: Step, spec: cfg.AbRaceSpec, notify: cfg.Notify)
             "template": lit(notify.template),
             "payload": payload,
             "priority": lit(1),
+            "cap_exempt": exp.false(),
             "not_before": col("ended_at", "o"),
             "status": lit("queued"),
             "reason": lit("race_over"),
