@@ -10,7 +10,7 @@ from sqlglot import exp
 from journey_compiler.config import journey as cfg
 from journey_compiler.config.rules import Rule
 from journey_compiler.ir import Step
-from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null, union_all
 from journey_compiler.sqlgen.calendar import closed_day, first_trading_day
 from journey_compiler.sqlgen.holdout import held_out
 from journey_compiler.sqlgen.ids import stable_id
@@ -29,6 +29,8 @@ def answer(tick: TickSql, step: Step) -> Answer:
     spec = step.node_as(cfg.SendNode).send
     messages = tick.cte(f"message_{step.id}", _messages(tick, step, spec))
     _record_messages(tick, step, spec, messages)
+    if step.id == next(s.id for s in tick.plan.steps if isinstance(s.node, cfg.SendNode)):
+        tick.after_admission.append(lambda: _trigger_rows(tick))
     outcomes = {b for b in step.successors if b.startswith("on_")}
     if not outcomes:
         return Answer(instant(f"at_{step.id}", lit("next")))
@@ -164,8 +166,42 @@ def _record_messages(tick: TickSql, step: Step, spec: cfg.SendSpec, messages: st
         joins=(
             (aliased(ref("stg_raw__profiles"), "p"), eq(col("profile_id", "p"), col("profile_id", "o"))),
             (aliased(ref("stg_raw__profiles"), "rp"), eq(col("profile_id", "rp"), col("recipient_id", "o"))),
-            (aliased(known_events(), "ev"), eq(col("event_id", "ev"), col("trigger_event_id", "o"))),
+            (aliased("trigger_rows", "ev"), eq(col("event_id", "ev"), col("trigger_event_id", "o"))),
         ),
+    )
+
+
+def _trigger_rows(tick: TickSql) -> None:
+    """CTE `trigger_rows`: the triggering events of the messages this tick creates, for their payloads, read
+    once per journey and only from the earliest of their times on (a range the event scan skips by), rather
+    than one scan of every event per send node."""
+    sends = [s.id for s in tick.plan.steps if isinstance(s.node, cfg.SendNode)]
+    tick.cte(
+        "send_triggers",
+        union_all(
+            [
+                exp.select("trigger_event_id", "entry_at")
+                .from_(f"message_{s}")
+                .where(exp.not_(col("carried")))
+                for s in sends
+            ]
+        ),
+    )
+    earliest: exp.Expression = exp.func("MIN", col("entry_at"))
+    delay = tick.plan.entry.absent_within
+    if delay is not None:
+        # an `event_without` entry comes `delay` after its event
+        earliest = exp.Sub(
+            this=earliest,
+            expression=exp.Interval(this=lit(int(delay.total_seconds())), unit=exp.var("SECOND")),
+        )
+    since = exp.select(earliest).from_("send_triggers").subquery()
+    wanted = exp.select("trigger_event_id").from_("send_triggers")
+    tick.cte(
+        "trigger_rows",
+        exp.select("event_id", "event_name", "event_time", "properties")
+        .from_(known_events(since=since))
+        .where(col("event_id").isin(query=wanted)),
     )
 
 
