@@ -235,6 +235,29 @@ def pick_winner(
     out.print(f"picked {variant} for {journey} at {_time(at)}; the next tick moves the waiting profiles")
 
 
+@app.command()
+def rewind(
+    to: Annotated[str, typer.Option("--to", help="ISO time: every tick after it is taken back.")],
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    keep_dispatched: Annotated[
+        bool,
+        typer.Option(
+            "--keep-dispatched",
+            help="Keep messages of those ticks that a sender already handled, so they are never sent again.",
+        ),
+    ] = False,
+) -> None:
+    """Remove everything the ticks after T wrote, as if they never ran; refuses while one of their messages
+    was already dispatched (see --keep-dispatched)."""
+    from journey_compiler.runtime.rewind import rewind as rewind_warehouse
+    from journey_compiler.runtime.workspace import build_dbt_project
+
+    ws = _workspace(directory, warehouse)
+    done = rewind_warehouse(ws, build_dbt_project(ws), _time(to), keep_dispatched=keep_dispatched)
+    out.print(escape(done.line()), highlight=False, soft_wrap=True)
+
+
 def _control(
     directory: Path | None, warehouse: Path | None, journey: str, action: str, at: str, value: str | None
 ) -> None:

@@ -73,6 +73,20 @@ JOURNEY_CONTROLS: Columns = {
     "value": "text",
     "recorded_at": "timestamp",
 }
+# `journeys rewind`: who took the ticks after `to_at` back, when, from where, and what it removed.
+REWINDS: Columns = {
+    "rewound_at": "timestamp",
+    "to_at": "timestamp",
+    "last_kept_tick": "timestamp",
+    "first_removed_tick": "timestamp",
+    "last_removed_tick": "timestamp",
+    "ticks_removed": "integer",
+    "kept_messages": "integer",
+    "actor": "text",
+    "host": "text",
+}
+# Messages of rewound ticks that a sender had already handled, kept with their outcomes (`--keep-dispatched`).
+REWOUND_MESSAGES: Columns = {"rewound_at": "timestamp", "message_id": "text", "status": "text"}
 
 CONTROL_SCHEMA = "journeys"
 INTERNAL_SCHEMA = "journeys_internal"
@@ -130,6 +144,8 @@ def control_tables() -> dict[str, Columns]:
         f"{CONTROL_SCHEMA}.schedule_starts": SCHEDULE_STARTS,
         f"{CONTROL_SCHEMA}.journey_controls": JOURNEY_CONTROLS,
         f"{CONTROL_SCHEMA}.published_tags": PUBLISHED_TAGS,
+        f"{CONTROL_SCHEMA}.rewinds": REWINDS,
+        f"{CONTROL_SCHEMA}.rewound_messages": REWOUND_MESSAGES,
     }
 
 
