@@ -10,6 +10,8 @@ import duckdb
 from sqlglot import exp
 
 from journey_compiler.config.warehouse import WarehouseConfig
+from journey_compiler.warehouse.connection import Warehouse
+from journey_compiler.warehouse.duckdb_warehouse import as_warehouse
 
 Columns = dict[str, str]
 
@@ -149,20 +151,18 @@ def control_tables() -> dict[str, Columns]:
     }
 
 
-def create_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, Columns]) -> None:
+def create_tables(con: Warehouse | duckdb.DuckDBPyConnection, tables: dict[str, Columns]) -> None:
     """Create the schemas and tables that do not exist yet; existing ones (and their rows) are left alone,
     except that our own control tables gain the columns a later version added (at the end, NULL before)."""
+    warehouse = as_warehouse(con)
     for qualified, columns in tables.items():
         schema = qualified.split(".")[0]
-        con.execute(exp.Create(this=exp.to_identifier(schema), kind="SCHEMA", exists=True).sql("duckdb"))
-        con.execute(create_table(qualified, columns).sql("duckdb"))
+        warehouse.execute(exp.Create(this=exp.to_identifier(schema), kind="SCHEMA", exists=True))
+        warehouse.execute(create_table(qualified, columns))
         if schema == CONTROL_SCHEMA:
-            present = {name for (name,) in con.execute(_COLUMNS, qualified.split(".")).fetchall()}
+            present = set(warehouse.columns(qualified))
             for name in [c for c in columns if c not in present]:
-                con.execute(_add_column(qualified, name, columns[name]).sql("duckdb"))
-
-
-_COLUMNS = "select column_name from information_schema.columns where table_schema = ? and table_name = ?"
+                warehouse.execute(_add_column(qualified, name, columns[name]))
 
 
 def _add_column(qualified: str, name: str, kind: str) -> exp.Alter:
@@ -170,6 +170,6 @@ def _add_column(qualified: str, name: str, kind: str) -> exp.Alter:
     return exp.Alter(this=exp.to_table(qualified), kind="TABLE", actions=[column])
 
 
-def init_warehouse(con: duckdb.DuckDBPyConnection, warehouse: WarehouseConfig) -> None:
+def init_warehouse(con: Warehouse | duckdb.DuckDBPyConnection, warehouse: WarehouseConfig) -> None:
     """`journeys init`: empty raw tables plus the control tables the tick and the senders need."""
     create_tables(con, raw_tables(warehouse) | control_tables())
