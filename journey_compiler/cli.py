@@ -107,7 +107,18 @@ def init(directory: DirOption = None, warehouse: WarehouseOption = None) -> None
 def tick(
     directory: DirOption = None,
     warehouse: WarehouseOption = None,
-    at: AtOption = "now",
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at", help="ISO time (UTC unless it has an offset), or 'now'; default: now, see --now."
+        ),
+    ] = None,
+    now: Annotated[
+        bool,
+        typer.Option(
+            "--now", help="Without --at, tick at the wall clock even when the events are far behind it."
+        ),
+    ] = False,
     until: Annotated[str | None, typer.Option(help="Tick repeatedly up to this time (backfill).")] = None,
     every: Annotated[str | None, typer.Option(help="Step between ticks with --until, e.g. 15m.")] = None,
     send: Annotated[bool, typer.Option(help="Dispatch due messages after each tick.")] = False,
@@ -119,11 +130,13 @@ def tick(
 
     ws = _workspace(directory, warehouse)
     built = build_dbt_project(ws)
+    if at is None and not now:
+        _refuse_a_jump(ws, built)
     for journey_id, why in built.compiled.skipped.items():
         err.print(f"[yellow]note[/yellow]: {journey_id} not ticked: {why} is not compiled yet")
     step = _duration(every) if every else None
     try:
-        times = tick_times(_time(at), _time(until) if until else None, step)
+        times = tick_times(_time(at or "now"), _time(until) if until else None, step)
     except ValueError as error:
         raise JourneysError(str(error)) from None
     with progress_bar(err, show=len(times) > 1) as progress:
@@ -141,6 +154,32 @@ def tick(
     quality = quality_report(ws.warehouse)
     if quality.rejected:
         err.print(f"[yellow]note[/yellow]: {escape(quality.line())}", highlight=False, soft_wrap=True)
+
+
+def _refuse_a_jump(ws, built) -> None:  # noqa: ANN001
+    """`journeys tick` without --at on a warehouse whose events stopped long ago would take every wait and
+    window as over at once: ask for the time instead."""
+    from journey_compiler.runtime.tick import STALE_AFTER, events_behind
+
+    wall_clock = _time("now")
+    behind = events_behind(ws, built, wall_clock)
+    if behind is None:
+        return
+    newest, gap = behind
+    raise JourneysError(
+        f"the newest event in the warehouse was loaded at {newest:%Y-%m-%d %H:%M:%S}, {_span(gap)} "
+        f"before now ({wall_clock:%Y-%m-%d %H:%M:%S} UTC; more than {_span(STALE_AFTER)}): a tick now "
+        "would treat every wait and window as long over; give the time to tick at "
+        f"(--at {newest:%Y-%m-%dT%H:%M:%S}), or --now to tick at the wall clock anyway"
+    )
+
+
+def _span(delta: timedelta) -> str:
+    days, hours = delta.days, delta.seconds // 3600
+    parts = [f"{days} day{'s' * (days != 1)}"] if days else []
+    if hours or not days:
+        parts.append(f"{hours} hour{'s' * (hours != 1)}")
+    return " ".join(parts)
 
 
 @app.command("send")

@@ -92,6 +92,28 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+STALE_AFTER = timedelta(days=1)
+"""A tick at the wall clock on a warehouse whose newest loaded event is older than this is refused by the
+CLI unless asked for (`--now`): it would take every wait and window as long over."""
+
+
+def events_behind(
+    workspace: Workspace, built: BuiltProject, now: datetime
+) -> tuple[datetime, timedelta] | None:
+    """(newest `loaded_at`, how far it is behind `now`) when that is more than `STALE_AFTER`; None on a
+    warehouse without events (a tick there can jump nowhere)."""
+    if not workspace.warehouse.exists():
+        return None
+    events = built.project.warehouse.sources.events
+    with connect(workspace.warehouse, read_only=True) as con:
+        if events not in {name for (name,) in con.execute(_TABLES).fetchall()}:
+            return None
+        (newest,) = con.execute(_NEWEST_LOAD.format(events=_quoted(events))).fetchone() or (None,)
+    if newest is None or as_naive_utc(now) - as_naive_utc(newest) <= STALE_AFTER:
+        return None
+    return as_naive_utc(newest), as_naive_utc(now) - as_naive_utc(newest)
+
+
 def begin_tick(
     workspace: Workspace, built: BuiltProject, at: datetime, *, if_behind: Literal["raise", "skip"] = "raise"
 ) -> TickPlan:

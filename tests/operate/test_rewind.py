@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -18,6 +18,7 @@ import pytest
 from channel_senders.loopback import LocalSmtpServer
 from journey_compiler.runtime.metrics import recompute_metrics
 from journey_compiler.runtime.rewind import rewind
+from journey_compiler.runtime.tick import STALE_AFTER, events_behind
 
 pytestmark = pytest.mark.slow
 
@@ -199,3 +200,32 @@ def test_a_dispatched_message_stops_the_rewind_or_is_kept_and_never_sent_twice(m
         assert again.returncode == 0, again.stderr
         assert smtp.received == []
     assert [(s["message_id"], s["status"]) for s in sc.sends("late")] == [(late_message, "sent")]
+
+
+def test_tick_without_at_on_events_far_behind_now_asks_for_the_time(make_scenario):
+    sc = make_scenario({"welcome_series": _journey("welcome_series")})
+    loaded = (datetime.now(UTC) - 3 * D).replace(tzinfo=None, microsecond=0)
+    sc.profile("p0")
+    sc.event("p0_signup", "p0", "signup", loaded)
+    where = ["--dir", str(sc.workspace.journeys_dir), "--warehouse", str(sc.workspace.warehouse)]
+
+    refused = _cli("tick", *where, env={})
+
+    assert refused.returncode == 1
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith(
+        f"error: the newest event in the warehouse was loaded at {loaded}, 3 days before now"
+    )
+    assert line.endswith(
+        f"give the time to tick at (--at {loaded:%Y-%m-%dT%H:%M:%S}), or --now to tick at the wall clock "
+        "anyway"
+    )
+    assert sc.sql("select count(*) from journeys.tick_log") == [(0,)]
+    assert events_behind(sc.workspace, sc.built, loaded + STALE_AFTER) is None
+    assert events_behind(sc.workspace, sc.built, loaded + STALE_AFTER + H) == (loaded, STALE_AFTER + H)
+
+    forced = _cli("tick", *where, "--now", env={})
+
+    assert forced.returncode == 0, forced.stderr
+    (ticked,) = sc.sql("select tick_at from journeys.tick_log")
+    assert ticked[0] > loaded + 3 * D - H
