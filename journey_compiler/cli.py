@@ -36,10 +36,10 @@ WarehouseOption = Annotated[
 AtOption = Annotated[str, typer.Option("--at", help="ISO time (UTC unless it has an offset), or 'now'.")]
 
 
-def _workspace(directory: Path | None, warehouse: Path | None):  # noqa: ANN202 - keeps imports lazy
+def _workspace(directory: Path | None, warehouse: Path | None, target: str = "duckdb"):  # noqa: ANN202 - lazy
     from journey_compiler.runtime.workspace import Workspace
 
-    return Workspace.resolve(directory, warehouse)
+    return Workspace.resolve(directory, warehouse, target=target)
 
 
 def _time(text: str) -> datetime:
@@ -76,11 +76,14 @@ def compile_(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Also write the generated models here.")
     ] = None,
+    target: Annotated[
+        str, typer.Option("--target", help="The dbt target whose SQL dialect the models are written in.")
+    ] = "duckdb",
 ) -> None:
     """Compile the journeys into dbt models (written into the warehouse's dbt build folder)."""
     from journey_compiler.runtime.workspace import build_dbt_project
 
-    built = build_dbt_project(_workspace(directory, warehouse))
+    built = build_dbt_project(_workspace(directory, warehouse, target))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, content in built.compiled.files.items():

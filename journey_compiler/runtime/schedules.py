@@ -11,21 +11,24 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import duckdb
 from croniter import croniter
+from duckdb import DuckDBPyConnection
+from sqlglot import exp
 
 from journey_compiler.config.journey import Journey
 from journey_compiler.ir import naive_utc
+from journey_compiler.warehouse.connection import Warehouse, statement
+from journey_compiler.warehouse.duckdb_warehouse import as_warehouse
 
-_START = """
+_START = statement("""
 insert into journeys.schedule_starts
 select ?, ? where not exists (select 1 from journeys.schedule_starts where journey_id = ?)
-"""
-_BOUNDS = """
+""")
+_BOUNDS = statement("""
 select s.started_at, (select max(occurrence_at) from journeys.schedule_occurrences o where o.journey_id = ?)
 from journeys.schedule_starts s where s.journey_id = ?
-"""
-_INSERT = "insert into journeys.schedule_occurrences select ?, unnest(?::timestamp[])"
+""")
+_OCCURRENCES = exp.to_table("journeys.schedule_occurrences")
 
 
 def occurrences(journey: Journey, start: datetime, until: datetime, *, include_start: bool) -> list[datetime]:
@@ -43,10 +46,12 @@ def occurrences(journey: Journey, start: datetime, until: datetime, *, include_s
     return found
 
 
-def record_occurrences(con: duckdb.DuckDBPyConnection, journeys: list[Journey], until: datetime) -> None:
+def record_occurrences(con: Warehouse | DuckDBPyConnection, journeys: list[Journey], until: datetime) -> None:
+    warehouse = as_warehouse(con)
     for journey in journeys:
-        con.execute(_START, [journey.id, until, journey.id])
-        started, last = con.execute(_BOUNDS, [journey.id, journey.id]).fetchone()  # type: ignore[misc]
+        warehouse.execute(_START, [journey.id, until, journey.id])
+        started, last = warehouse.execute(_BOUNDS, [journey.id, journey.id]).fetchone()  # type: ignore[misc]
         new = occurrences(journey, last or started, until, include_start=last is None)
         if new:
-            con.execute(_INSERT, [journey.id, new])
+            rows = exp.values([(exp.Placeholder(), exp.Placeholder()) for _ in new])
+            warehouse.execute(exp.insert(rows, _OCCURRENCES), [v for at in new for v in (journey.id, at)])

@@ -11,6 +11,7 @@ from pathlib import Path
 from journey_compiler.config.project import Project, load_project
 from journey_compiler.errors import JourneysError
 from journey_compiler.render import CompiledProject, compile_project
+from journey_compiler.warehouse.dialect import DUCKDB, SPARK, TARGETS
 
 DBT_TEMPLATE = Path(__file__).resolve().parents[2] / "dbt_project"
 STATIC_PARTS = (
@@ -24,6 +25,8 @@ STATIC_PARTS = (
 )
 GENERATED_DIR = "models/journeys"
 DEFAULT_WAREHOUSE = "warehouse.duckdb"
+DEFAULT_WAREHOUSES = {DUCKDB: DEFAULT_WAREHOUSE, SPARK: "warehouse.spark"}
+"""A Spark warehouse is a directory: its Derby metastore and its tables (dbt_project/profiles.yml)."""
 RESERVED_STEMS = ("journeys", "journeys_internal", "staging", "raw", "main")
 
 
@@ -33,6 +36,8 @@ class Workspace:
     warehouse: Path
     build_dir: Path
     """The runnable dbt project: the static template plus the models generated from the journeys."""
+    target: str = DUCKDB
+    """The dbt target (profiles.yml) and the SQL dialect every model is rendered in."""
 
     @classmethod
     def resolve(
@@ -40,11 +45,14 @@ class Workspace:
         journeys_dir: str | Path | None = None,
         warehouse: str | Path | None = None,
         build_dir: str | Path | None = None,
+        target: str = DUCKDB,
     ) -> Workspace:
         """Arguments win over JOURNEYS_DIR / JOURNEYS_WAREHOUSE / JOURNEYS_BUILD_DIR, then defaults."""
+        if target not in TARGETS:
+            raise JourneysError(f"unknown target {target!r}: use one of {', '.join(TARGETS)}")
         journeys = Path(journeys_dir or os.environ.get("JOURNEYS_DIR") or "journeys").resolve()
-        db = Path(warehouse or os.environ.get("JOURNEYS_WAREHOUSE") or DEFAULT_WAREHOUSE).resolve()
-        if db.stem in RESERVED_STEMS:
+        db = Path(warehouse or os.environ.get("JOURNEYS_WAREHOUSE") or DEFAULT_WAREHOUSES[target]).resolve()
+        if target == DUCKDB and db.stem in RESERVED_STEMS:
             # DuckDB names the database after the file; `journeys.tick_log` would then be ambiguous
             raise JourneysError(
                 f"warehouse file {db.name!r}: DuckDB would name the database {db.stem!r}, like "
@@ -52,7 +60,7 @@ class Workspace:
                 f"e.g. {DEFAULT_WAREHOUSE}"
             )
         build = build_dir or os.environ.get("JOURNEYS_BUILD_DIR") or db.parent / f"{db.name}.dbt"
-        return cls(journeys, db, Path(build).resolve())
+        return cls(journeys, db, Path(build).resolve(), target)
 
     def load(self) -> Project:
         return load_project(self.journeys_dir)
@@ -70,7 +78,7 @@ class BuiltProject:
 def build_dbt_project(workspace: Workspace, project: Project | None = None) -> BuiltProject:
     """Write the static dbt template and the generated journey models into the build folder."""
     project = project or workspace.load()
-    compiled = compile_project(project)
+    compiled = compile_project(project, workspace.target)
     target = workspace.build_dir
     target.mkdir(parents=True, exist_ok=True)
     for part in STATIC_PARTS:

@@ -9,6 +9,8 @@ import duckdb
 import pytest
 from sqlglot import exp
 
+from journey_compiler.config.project import load_project
+from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.sqlgen.ids import bucket
 from journey_compiler.warehouse.connection import statement
 from journey_compiler.warehouse.duckdb_warehouse import DuckDBWarehouse
@@ -16,6 +18,7 @@ from journey_compiler.warehouse.spark_warehouse import SparkWarehouse, session_c
 from journey_compiler.warehouse.tables import CONTROL_SCHEMA, TICK_LOG, control_tables, create_tables
 
 pytestmark = pytest.mark.slow
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 
 @pytest.fixture
@@ -111,3 +114,25 @@ def test_recursive_step_may_not_rank_on_spark(spark: SparkWarehouse, duck: DuckD
         spark.execute(statement(RANKED_STEP))
     query = statement(SUCCESSOR_STEP)
     assert spark.execute(query).fetchall() == duck.execute(query).fetchall() == CHAIN
+
+
+def test_schedule_occurrences_recorded_alike(spark: SparkWarehouse, duck: DuckDBWarehouse) -> None:
+    """The runtime's schedule expansion (runtime/schedules.py) writes the same rows through either engine,
+    once per occurrence however often a tick is re-run (Asia/Shanghai Fridays 10:00)."""
+    journey = load_project(EXAMPLES).journeys["dormant_recall"]
+    read = statement("select journey_id, occurrence_at from journeys.schedule_occurrences order by 2")
+    found = []
+    for warehouse in (spark, duck):
+        create_tables(warehouse, control_tables())
+        for at in (datetime(2026, 6, 1), datetime(2026, 6, 20), datetime(2026, 6, 20)):
+            record_occurrences(warehouse, [journey], at)
+        found.append(warehouse.execute(read).fetchall())
+    assert (
+        found[0]
+        == found[1]
+        == [
+            ("dormant_recall", datetime(2026, 6, 5, 2)),
+            ("dormant_recall", datetime(2026, 6, 12, 2)),
+            ("dormant_recall", datetime(2026, 6, 19, 2)),
+        ]
+    )
