@@ -310,6 +310,32 @@ def _control(
 
 
 @app.command()
+def plan(
+    directory: DirOption = None,
+    warehouse: WarehouseOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (with every SQL diff) instead of text.")
+    ] = False,
+    sql: Annotated[bool, typer.Option("--sql", help="Include the SQL diff of every changed model.")] = False,
+) -> None:
+    """Compare the journeys directory with what the warehouse last ran: journeys and nodes added, removed,
+    changed, and the profiles in flight each change touches. Exit 0 (with or without changes), 2 when the
+    directory does not validate (one line per problem), so it can gate a pull request."""
+    from journey_compiler.plan.run import plan_changes
+    from journey_compiler.show.plan import plan_text
+
+    ws = _workspace(directory, warehouse)
+    try:
+        found = plan_changes(ws.journeys_dir, ws.warehouse)
+    except ConfigErrors as problems:
+        for problem in problems.errors:
+            err.print(f"[red]error[/red]: {escape(str(problem))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    text = json.dumps(found.as_json(), indent=2) if as_json else plan_text(found, sql=sql)
+    sys.stdout.write(text + "\n")
+
+
+@app.command()
 def schema(
     out_file: Annotated[Path | None, typer.Option("--out", help="Write here instead of stdout.")] = None,
 ) -> None:

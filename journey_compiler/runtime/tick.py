@@ -15,6 +15,7 @@ from typing import Literal
 import duckdb
 
 from journey_compiler.errors import TickError
+from journey_compiler.plan.deployed import compiled_versions, record_deployment
 from journey_compiler.render import TICK_CHECK_TAG
 from journey_compiler.runtime.dbt import run_dbt
 from journey_compiler.runtime.lock import connect, exclusive
@@ -165,10 +166,11 @@ def begin_tick(
 
 def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> None:
     """Mark the tick applied (after every model of it ran), publish its journey tags for the next tick's
-    segments, and remember which models the views came from."""
+    segments, and remember which models the views came from and which journey versions ran (for plan)."""
     with connect(workspace.warehouse) as con:
         if plan.deploy:
             con.execute(_RECORD_DEPLOYMENT, [built.digest, _now()])
+        record_deployment(con, compiled_versions(built.project, built.compiled), plan.tick_at)
         con.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
         con.execute(_FINISH, [_now(), plan.tick_at])
         publish_outputs(con, workspace.warehouse, as_of=plan.tick_at)

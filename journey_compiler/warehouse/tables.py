@@ -89,6 +89,16 @@ REWINDS: Columns = {
 }
 # Messages of rewound ticks that a sender had already handled, kept with their outcomes (`--keep-dispatched`).
 REWOUND_MESSAGES: Columns = {"rewound_at": "timestamp", "message_id": "text", "status": "text"}
+# What the warehouse ran, for `journeys plan`: every journey version once (from the first tick that ran it),
+# and the set of (journey, version) a tick ran, written by each tick whose set differs from the last one.
+JOURNEY_VERSIONS: Columns = {
+    "journey_id": "text",
+    "version": "text",
+    "config": "json",
+    "model_sql": "text",
+    "tick_at": "timestamp",
+}
+JOURNEY_DEPLOYMENTS: Columns = {"tick_at": "timestamp", "journey_id": "text", "version": "text"}
 
 CONTROL_SCHEMA = "journeys"
 INTERNAL_SCHEMA = "journeys_internal"
@@ -148,6 +158,8 @@ def control_tables() -> dict[str, Columns]:
         f"{CONTROL_SCHEMA}.published_tags": PUBLISHED_TAGS,
         f"{CONTROL_SCHEMA}.rewinds": REWINDS,
         f"{CONTROL_SCHEMA}.rewound_messages": REWOUND_MESSAGES,
+        f"{CONTROL_SCHEMA}.journey_versions": JOURNEY_VERSIONS,
+        f"{CONTROL_SCHEMA}.journey_deployments": JOURNEY_DEPLOYMENTS,
     }
 
 

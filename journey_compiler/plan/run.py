@@ -1,0 +1,42 @@
+"""`journeys plan`: the journeys directory compiled as a tick would, against what the warehouse last ran.
+
+Reads the warehouse only (read-only, waiting while a writer holds the file); writes nothing, neither to
+the warehouse nor to its dbt build folder, so it can run in CI beside the ticks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from journey_compiler.config.project import load_project
+from journey_compiler.plan.compare import Plan, compare
+from journey_compiler.plan.deployed import compiled_versions, in_flight, last_deployed
+from journey_compiler.render import compile_project
+from journey_compiler.runtime.lock import connect
+from journey_compiler.warehouse.tables import TICK_LOG_TABLE
+
+_TICK_LOG = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
+_TICKS = f"select count(*) from {TICK_LOG_TABLE} where finished_at is not null"
+
+
+def plan_changes(journeys_dir: Path, warehouse: Path) -> Plan:
+    """Raises ConfigErrors (every problem of the directory) before reading the warehouse."""
+    project = load_project(journeys_dir)
+    compiled = compile_project(project)
+    directory = compiled_versions(project, compiled)
+    if not warehouse.exists():
+        return compare(directory, None, {}, compiled.skipped)
+    with connect(warehouse, read_only=True) as con:
+        deployed = last_deployed(con)
+        profiles = in_flight(con) if deployed else {}
+        ticked = con.execute(_TICK_LOG, TICK_LOG_TABLE.split(".")).fetchone() is not None
+        ticked = ticked and bool(con.execute(_TICKS).fetchone()[0])  # type: ignore[index]
+    plan = compare(directory, deployed, profiles, compiled.skipped)
+    if deployed is None and ticked:
+        note = (
+            f"{warehouse} ran ticks before it recorded journey versions: the next tick records them, "
+            "until then every journey shows as added"
+        )
+        return replace(plan, note=note)
+    return plan
