@@ -129,6 +129,7 @@ def rewind(
             if handled and not keep_dispatched:
                 raise JourneysError(_refusal(handled, to))
             _unpublish(workspace)
+            con.execute("begin")
             done = _remove_after(con, histories, to, handled)
             (kept_tick,) = con.execute(_LAST_KEPT).fetchone() or (None,)
             con.execute(_RECORD, [done, to, kept_tick, first, last, count, len(handled), *_actor()])
@@ -138,18 +139,20 @@ def rewind(
         else:
             with connect(workspace.warehouse) as con:
                 publish_outputs(con, workspace.warehouse)
-    return Rewind(to, kept_tick, first, last, count, tuple(m for m, _ in handled))
+    return Rewind(to, kept_tick, first, last, count, tuple(m for m, _, _ in handled))
 
 
 def _remove_after(
-    con: duckdb.DuckDBPyConnection, histories: Sequence[str], to: datetime, handled: list[tuple[str, str]]
+    con: duckdb.DuckDBPyConnection,
+    histories: Sequence[str],
+    to: datetime,
+    handled: list[tuple[str, str, datetime]],
 ) -> datetime:
-    """Delete what the ticks after `to` stamped (a transaction the caller commits); returns the rewind's
+    """Delete what the ticks after `to` stamped (in the caller's transaction); returns the rewind's
     recording time, which names its kept messages."""
     recorded_at = datetime.now(UTC).replace(tzinfo=None)
-    con.execute("begin")
     if handled:
-        ids, statuses = zip(*handled, strict=True)
+        ids, statuses, _ = zip(*handled, strict=True)
         con.execute(_KEEP, [recorded_at, list(ids), list(statuses)])
     kept = (
         exp.select("message_id")
@@ -157,7 +160,7 @@ def _remove_after(
         .where(col("rewound_at").eq(ts(recorded_at)))
     )
     taken_back = exp.and_(
-        col("message_id").isin(query=_created_after(histories, to)),
+        col("message_id").isin(query=_ids(_created_after(histories, to))),
         exp.not_(col("message_id").isin(query=kept)),
     )
     for table in (MESSAGE_EVENTS_TABLE, MESSAGE_RETRIES_TABLE):
@@ -193,26 +196,36 @@ def _stamped_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 
 def _created_after(histories: Sequence[str], to: datetime) -> exp.Query:
-    """The ids of the messages the ticks after `to` created."""
+    """The messages the ticks after `to` created: (message_id, tick_at)."""
     sends: list[exp.Query] = [
-        exp.select("message_id")
+        exp.select("message_id", TICK_COLUMN)
         .from_(exp.table_(name, db=INTERNAL_SCHEMA))
         .where(exp.and_(col("record").eq(exp.Literal.string("send")), col(TICK_COLUMN) > ts(to)))
         for name in histories
     ]
-    return union_all(sends) if sends else exp.select(exp.cast(exp.null(), "varchar")).where(exp.false())
+    if not sends:
+        columns = (("message_id", "varchar"), (TICK_COLUMN, "timestamp"))
+        return exp.select(*(exp.cast(exp.null(), kind).as_(name) for name, kind in columns)).where(
+            exp.false()
+        )
+    return union_all(sends)
+
+
+def _ids(messages: exp.Query) -> exp.Select:
+    return exp.select("message_id").from_(messages.subquery("messages"))
 
 
 def _handed_over(
     con: duckdb.DuckDBPyConnection, histories: Sequence[str], to: datetime
-) -> list[tuple[str, str]]:
-    """(message id, latest status as the outbox says it) of the messages created after `to` that a sender
-    handed to a provider."""
+) -> list[tuple[str, str, datetime]]:
+    """(message id, latest status as the outbox says it, the tick that created it) of the messages created
+    after `to` that a sender handed to a provider."""
     handed = exp.not_(col("status").isin(*(exp.Literal.string(s) for s in NOT_HANDED_OVER)))
+    created = _created_after(histories, to)
     ids = (
         exp.select("message_id")
         .from_(exp.to_table(MESSAGE_EVENTS_TABLE))
-        .where(col("message_id").isin(query=_created_after(histories, to)))
+        .where(col("message_id").isin(query=_ids(created)))
         .group_by("message_id")
         .having(exp.func("bool_or", handed))
     )
@@ -220,21 +233,25 @@ def _handed_over(
         exp.select(
             col("message_id", "h"),
             exp.func("coalesce", col("status", "q"), exp.Literal.string("handed over")),
+            col(TICK_COLUMN, "c"),
         )
         .from_(ids.subquery("h"))
+        .join(created.subquery("c"), using=["message_id"])
         .join(exp.to_table(SEND_QUEUE_VIEW).as_("q"), using=["message_id"], join_type="left")
         .order_by(col("message_id", "h"))
     )
-    return [(m, s) for m, s in con.execute(query.sql("duckdb")).fetchall()]
+    return [(m, s, t) for m, s, t in con.execute(query.sql("duckdb")).fetchall()]
 
 
-def _refusal(handled: list[tuple[str, str]], to: datetime) -> str:
-    shown = ", ".join(m for m, _ in handled[:SHOWN_IDS])
+def _refusal(handled: list[tuple[str, str, datetime]], to: datetime) -> str:
+    shown = ", ".join(m for m, _, _ in handled[:SHOWN_IDS])
     more = f" and {len(handled) - SHOWN_IDS} more" if len(handled) > SHOWN_IDS else ""
+    count = f"{len(handled)} message{'s' * (len(handled) != 1)}"
+    latest = max(t for _, _, t in handled)
     return (
-        f"rewind to {to} refused: {len(handled)} messages created after it were already handed to a "
-        f"provider ({shown}{more}); rerun with --keep-dispatched to keep them as sent before the rewind "
-        "(a re-tick never sends them again), or rewind to a later time"
+        f"rewind to {to} refused: {count} created after it already went to a provider ({shown}{more}); "
+        "rerun with --keep-dispatched to keep them as sent before the rewind (a re-tick never sends them "
+        f"again), or rewind to {latest} (the last tick that created one) or later"
     )
 
 

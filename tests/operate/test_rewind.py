@@ -180,9 +180,9 @@ def test_a_dispatched_message_stops_the_rewind_or_is_kept_and_never_sent_twice(m
 
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines() == [
-        f"error: rewind to {rewind_to} refused: 1 messages created after it were already handed to a "
-        f"provider ({late_message}); rerun with --keep-dispatched to keep them as sent before the rewind "
-        "(a re-tick never sends them again), or rewind to a later time"
+        f"error: rewind to {rewind_to} refused: 1 message created after it already went to a provider "
+        f"({late_message}); rerun with --keep-dispatched to keep them as sent before the rewind (a re-tick "
+        f"never sends them again), or rewind to {T0 + 3 * H} (the last tick that created one) or later"
     ]
     assert sc.sql("select max(tick_at) from journeys.tick_log")[0][0] == T0 + 3 * H
 
