@@ -23,23 +23,13 @@ def test_every_target_is_a_dbt_output() -> None:
     assert {outputs[t]["type"] for t in TARGETS} == set(TARGETS)
 
 
+def compile_for(target: str, warehouse: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    place = ["--dir", str(EXAMPLES), "--warehouse", str(warehouse), "--target", target]
+    return subprocess.run([JOURNEYS, "compile", *place, *args], capture_output=True, text=True)
+
+
 def test_compile_writes_spark_models(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            JOURNEYS,
-            "compile",
-            "--dir",
-            str(EXAMPLES),
-            "--warehouse",
-            str(tmp_path / "w.spark"),
-            "--target",
-            "spark",
-            "--out",
-            str(tmp_path / "models"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = compile_for("spark", tmp_path / "w.spark", "--out", str(tmp_path / "models"))
     assert done.returncode == 0, done.stderr
     written = {p.name: p.read_text() for p in (tmp_path / "models").iterdir()}
     assert written == compile_project(load_project(EXAMPLES), "spark").files
@@ -47,25 +37,11 @@ def test_compile_writes_spark_models(tmp_path: Path) -> None:
     # the A/B bucket's hex step in Spark's words; the DuckDB models keep theirs
     assert "CONV(" in welcome and "'0x'" not in welcome
     assert "'0x'" in compile_project(load_project(EXAMPLES)).files["jrn_welcome_series.sql"]
-    assert (
-        tmp_path / "w.spark.dbt" / "models" / "journeys" / "jrn_welcome_series.sql"
-    ).read_text() == welcome
+    built = tmp_path / "w.spark.dbt" / "models" / "journeys" / "jrn_welcome_series.sql"
+    assert built.read_text() == welcome
 
 
 def test_unknown_target_is_one_line(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [
-            JOURNEYS,
-            "compile",
-            "--dir",
-            str(EXAMPLES),
-            "--warehouse",
-            str(tmp_path / "w"),
-            "--target",
-            "trino",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    done = compile_for("trino", tmp_path / "w")
     assert done.returncode == 1
     assert done.stderr.strip() == "error: unknown target 'trino': use one of duckdb, spark"

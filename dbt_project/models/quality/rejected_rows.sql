@@ -32,7 +32,7 @@ trading_calendar as (
 ),
 
 zones as (
-    select name from pg_timezone_names()
+    {{ timezone_names() }}
 ),
 
 listed as (
@@ -41,35 +41,35 @@ listed as (
     {% else %}
     select
         cast(null as timestamp) as tick_at,
-        cast(null as varchar) as source_table,
-        cast(null as varchar) as row_key,
-        cast(null as varchar) as status,
-        cast(null as varchar) as reason,
-        cast(null as timestamp) as loaded_at,
+        cast(null as string) as source_table,
+        cast(null as string) as row_key,
+        cast(null as string) as status,
+        cast(null as string) as reason,
+        cast(null as timestamp) as loaded_at
     where false
     {% endif %}
 ),
 
 -- rejected rows not admitted since: looked at again every tick
 still_rejected as (
-    select source_table, row_key, any_value(loaded_at) as loaded_at,
+    select source_table, row_key, any_value(loaded_at) as loaded_at
     from listed
     group by source_table, row_key
     having max(case when status = 'rejected' then tick_at end)
-        > coalesce(max(case when status = 'admitted' then tick_at end), timestamp '-infinity')
+        > coalesce(max(case when status = 'admitted' then tick_at end), timestamp '0001-01-01 00:00:00')
 ),
 
 event_window as (
-    select events.row_key, events.problem, events.loaded_at,
+    select events.row_key, events.problem, events.loaded_at
     from events, tick
     where (
         events.loaded_at <= tick.watermark
-        and events.loaded_at > coalesce(tick.previous_watermark, timestamp '-infinity')
+        and (tick.previous_watermark is null or events.loaded_at > tick.previous_watermark)
     ) or events.loaded_at is null
 ),
 
 events_again as (
-    select events.row_key, events.problem, events.loaded_at,
+    select events.row_key, events.problem, events.loaded_at
     from events
     inner join still_rejected
         on still_rejected.source_table = {{ raw_table_name('events') }}
@@ -82,25 +82,25 @@ events_again as (
 ),
 
 whole_tables as (
-    select {{ raw_table_name('profiles') }} as source_table, row_key, problem, from profiles
+    select {{ raw_table_name('profiles') }} as source_table, row_key, problem from profiles
     union all
-    select {{ raw_table_name('profile_tags') }}, row_key, problem, from profile_tags
+    select {{ raw_table_name('profile_tags') }}, row_key, problem from profile_tags
     union all
-    select {{ raw_table_name('relations') }}, row_key, problem, from relations
+    select {{ raw_table_name('relations') }}, row_key, problem from relations
     union all
-    select {{ raw_table_name('trading_calendar') }}, row_key, problem, from trading_calendar
+    select {{ raw_table_name('trading_calendar') }}, row_key, problem from trading_calendar
 ),
 
 findings as (
-    select {{ raw_table_name('events') }} as source_table, row_key, 'rejected' as status, problem as reason, loaded_at,
+    select {{ raw_table_name('events') }} as source_table, row_key, 'rejected' as status, problem as reason, loaded_at
     from event_window
     where problem is not null
     union all
-    select {{ raw_table_name('events') }}, row_key, 'rejected', problem, loaded_at,
+    select {{ raw_table_name('events') }}, row_key, 'rejected', problem, loaded_at
     from events_again
     where problem is not null
     union all
-    select source_table, row_key, 'rejected', problem, cast(null as timestamp),
+    select source_table, row_key, 'rejected', problem, cast(null as timestamp)
     from whole_tables
     where problem is not null
     union all
@@ -109,7 +109,7 @@ findings as (
         profile_id,
         'repaired',
         count(*) || ' rows for one profile_id: the one with the latest updated_at is used',
-        cast(null as timestamp),
+        cast(null as timestamp)
     from profiles
     where problem is null
     group by profile_id
@@ -120,7 +120,7 @@ findings as (
         profile_id,
         'repaired',
         'timezone ' || timezone || ' is not an IANA time zone: the journey''s timezone is used',
-        cast(null as timestamp),
+        cast(null as timestamp)
     from profiles
     where problem is null and timezone is not null and timezone not in (select name from zones)
     union all
@@ -129,7 +129,7 @@ findings as (
         row_key,
         'repaired',
         count(*) || ' rows for one day: a trading day only if every row says so',
-        cast(null as timestamp),
+        cast(null as timestamp)
     from trading_calendar
     where problem is null
     group by row_key
@@ -150,12 +150,12 @@ newly_listed as (
 
 admitted as (
     select {{ raw_table_name('events') }} as source_table, row_key, 'admitted' as status,
-        'usable now: staged with its own event_time' as reason, loaded_at,
+        'usable now: staged with its own event_time' as reason, loaded_at
     from events_again
     where problem is null
     union all
     select distinct still_rejected.source_table, still_rejected.row_key, 'admitted', 'usable now',
-        cast(null as timestamp),
+        cast(null as timestamp)
     from still_rejected
     inner join whole_tables
         on whole_tables.source_table = still_rejected.source_table
@@ -176,7 +176,7 @@ final as (
         found.row_key,
         found.status,
         found.reason,
-        found.loaded_at,
+        found.loaded_at
     from (
         select * from newly_listed
         union all

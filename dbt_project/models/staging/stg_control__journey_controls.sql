@@ -8,7 +8,7 @@ final as (
         action,
         effective_at,
         value,
-        recorded_at,
+        recorded_at
     from journey_controls
 )
 

@@ -7,7 +7,7 @@ final as (
         message_id,
         status,
         status_at,
-        detail,
+        detail
     from message_events
 )
 

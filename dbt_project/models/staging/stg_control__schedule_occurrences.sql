@@ -5,7 +5,7 @@ with occurrences as (
 final as (
     select
         journey_id,
-        occurrence_at,
+        occurrence_at
     from occurrences
 )
 

@@ -14,7 +14,7 @@ final as (
         tick_context.watermark,
         tick_context.previous_tick_at,
         -- what the previous tick saw: this tick's events are the ones loaded after it
-        previous.watermark as previous_watermark,
+        previous.watermark as previous_watermark
     from tick_context
     left join tick_log as previous on previous.tick_at = tick_context.previous_tick_at
 )

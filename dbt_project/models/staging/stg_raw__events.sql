@@ -28,7 +28,7 @@ loaded_since_last_tick as (
     select events.*
     from events, tick
     where events.loaded_at <= tick.watermark
-        and events.loaded_at > coalesce(tick.previous_watermark, timestamp '-infinity')
+        and (tick.previous_watermark is null or events.loaded_at > tick.previous_watermark)
         and events.problem is null
 ),
 
@@ -50,6 +50,15 @@ candidates as (
     select * from usable_again
 ),
 
+arrivals as (
+    select
+        *,
+        row_number() over (
+            partition by event_id order by loaded_at, event_time, profile_id, event_name
+        ) as arrival
+    from candidates
+),
+
 deduplicated as (
     select
         event_id,
@@ -57,11 +66,9 @@ deduplicated as (
         event_name,
         event_time,
         properties,
-        loaded_at,
-    from candidates
-    qualify row_number() over (
-        partition by event_id order by loaded_at, event_time, profile_id, event_name
-    ) = 1
+        loaded_at
+    from arrivals
+    where arrival = 1
 ),
 
 final as (

@@ -6,7 +6,7 @@ final as (
     select
         profile_id,
         tag,
-        tagged_at,
+        tagged_at
     from profile_tags
     where problem is null
 )

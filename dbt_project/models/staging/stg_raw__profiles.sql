@@ -11,17 +11,22 @@ with profiles as (
 ),
 
 zones as (
-    select name from pg_timezone_names()
+    {{ timezone_names() }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by profile_id
+            order by updated_at desc nulls last, email, phone, timezone, cast(attributes as string)
+        ) as latest
+    from profiles
+    where problem is null
 ),
 
 usable as (
-    select *
-    from profiles
-    where problem is null
-    qualify row_number() over (
-        partition by profile_id
-        order by updated_at desc nulls last, email, phone, timezone, cast(attributes as varchar)
-    ) = 1
+    select * from ranked where latest = 1
 ),
 
 final as (
@@ -31,7 +36,7 @@ final as (
         phone,
         case when timezone in (select name from zones) then timezone end as timezone,
         attributes,
-        updated_at,
+        updated_at
     from usable
 )
 

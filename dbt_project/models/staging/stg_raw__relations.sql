@@ -7,7 +7,7 @@ final as (
     select distinct
         from_id,
         to_id,
-        relation,
+        relation
     from relations
     where problem is null
 )

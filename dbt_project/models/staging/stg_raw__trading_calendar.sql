@@ -6,7 +6,7 @@ with trading_calendar as (
 final as (
     select
         day,
-        bool_and(is_trading_day) as is_trading_day,
+        bool_and(is_trading_day) as is_trading_day
     from trading_calendar
     where problem is null
     group by day

@@ -18,9 +18,9 @@ typed as (
         {{ text_or_null('profile_id') }} as profile_id,
         {{ text_or_null('event_name') }} as event_name,
         {{ as_utc(source('raw', 'events'), 'event_time') }} as event_time,
-        try_cast(properties as json) as properties,
+        {{ json_or_null('properties') }} as properties,
         properties is not null as has_properties,
-        {{ as_utc(source('raw', 'events'), 'loaded_at') }} as loaded_at,
+        {{ as_utc(source('raw', 'events'), 'loaded_at') }} as loaded_at
     from events
 ),
 
@@ -44,7 +44,7 @@ final as (
             when typed.loaded_at is null then 'loaded_at is missing'
             when typed.has_properties and typed.properties is null then 'properties is not valid JSON'
             when profiles.profile_id is null then 'profile ' || typed.profile_id || ' is not in the profiles table (held until it is)'
-        end as problem,
+        end as problem
     from typed
     left join profiles on profiles.profile_id = typed.profile_id
 )

@@ -9,12 +9,12 @@ with profiles as (
 typed as (
     select
         {{ text_or_null('profile_id') }} as profile_id,
-        cast(email as varchar) as email,
-        cast(phone as varchar) as phone,
+        cast(email as string) as email,
+        cast(phone as string) as phone,
         {{ text_or_null('timezone') }} as timezone,
-        try_cast(attributes as json) as attributes,
+        {{ json_or_null('attributes') }} as attributes,
         attributes is not null as has_attributes,
-        {{ as_utc(source('raw', 'profiles'), 'updated_at') }} as updated_at,
+        {{ as_utc(source('raw', 'profiles'), 'updated_at') }} as updated_at
     from profiles
 ),
 
@@ -28,12 +28,12 @@ final as (
         updated_at,
         coalesce(
             profile_id,
-            'row ' || md5(concat_ws('|', email, phone, timezone, cast(attributes as varchar), updated_at))
+            'row ' || md5(concat_ws('|', email, phone, timezone, cast(attributes as string), updated_at))
         ) as row_key,
         case
             when profile_id is null then 'profile_id is missing'
             when has_attributes and attributes is null then 'attributes is not valid JSON'
-        end as problem,
+        end as problem
     from typed
 )
 

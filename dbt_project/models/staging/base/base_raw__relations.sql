@@ -7,7 +7,7 @@ typed as (
     select
         {{ text_or_null('from_id') }} as from_id,
         {{ text_or_null('to_id') }} as to_id,
-        {{ text_or_null('relation') }} as relation,
+        {{ text_or_null('relation') }} as relation
     from relations
 ),
 
@@ -19,7 +19,7 @@ final as (
             when from_id is null then 'from_id is missing'
             when to_id is null then 'to_id is missing'
             when relation is null then 'relation is missing'
-        end as problem,
+        end as problem
     from typed
 )
 

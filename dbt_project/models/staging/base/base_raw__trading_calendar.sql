@@ -6,18 +6,18 @@ with trading_calendar as (
 typed as (
     select
         cast(day as date) as day,
-        cast(is_trading_day as boolean) as is_trading_day,
+        cast(is_trading_day as boolean) as is_trading_day
     from trading_calendar
 ),
 
 final as (
     select
         *,
-        coalesce(cast(day as varchar), '?') as row_key,
+        coalesce(cast(day as string), '?') as row_key,
         case
             when day is null then 'day is missing'
             when is_trading_day is null then 'is_trading_day is missing'
-        end as problem,
+        end as problem
     from typed
 )
 
