@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from journey_compiler.plan.deployed import Deployed, JourneyVersion
+from journey_compiler.plan.deployed import TEMPLATE, Deployed, JourneyVersion, config_leaves
 from journey_compiler.render import GENERATED_HEADER, model_name
 
 NODES = "nodes"
-EDGES, TEMPLATE, RULES = "edges", "template", "rules"
+EDGES, RULES = "edges", "rules"
 _HEADER_START = GENERATED_HEADER.split("{source}")[0]
 
 
@@ -39,6 +39,16 @@ class NodeChange:
 
 
 @dataclass(frozen=True)
+class TemplateChange:
+    """A template the journey's nodes name, edited (or now another one): what its sends will say."""
+
+    name: str
+    fields: tuple[FieldChange, ...]
+    nodes: tuple[str, ...]
+    """The nodes that name it."""
+
+
+@dataclass(frozen=True)
 class JourneyChange:
     journey_id: str
     old_version: str
@@ -49,6 +59,7 @@ class JourneyChange:
     nodes_removed: dict[str, int]
     """Removed node -> profiles on it now, who will leave with `node_removed`."""
     nodes_changed: tuple[NodeChange, ...]
+    templates_changed: tuple[TemplateChange, ...]
     sql_diff: str
     in_flight: int
     """Profiles in this journey now."""
@@ -98,7 +109,7 @@ def compare(
     changed, unchanged = [], []
     for journey_id in sorted(directory.keys() & ran.keys()):
         old, new = ran[journey_id], directory[journey_id]
-        if old.version == new.version and _model_body(old) == _model_body(new):
+        if (old.version, _model_body(old), old.templates) == (new.version, _model_body(new), new.templates):
             unchanged.append(journey_id)
         else:
             changed.append(_journey_change(old, new, in_flight))
@@ -143,26 +154,29 @@ def _journey_change(
             n: in_flight.get((old.journey_id, n), 0) for n in sorted(old_nodes.keys() - new_nodes.keys())
         },
         nodes_changed=tuple(changed),
+        templates_changed=_template_changes(old, new),
         sql_diff=_sql_diff(old, new),
         in_flight=_journey_in_flight(new.journey_id, in_flight),
     )
 
 
-def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Every scalar (or empty container) of a config value by its dotted path (`ab_split[0].to`)."""
-    if isinstance(value, dict) and value:
-        return {
-            p: v
-            for k, item in value.items()
-            for p, v in _leaves(item, f"{prefix}.{k}" if prefix else k).items()
-        }
-    if isinstance(value, list) and value:
-        return {p: v for i, item in enumerate(value) for p, v in _leaves(item, f"{prefix}[{i}]").items()}
-    return {prefix: value}
+def _template_changes(old: JourneyVersion, new: JourneyVersion) -> tuple[TemplateChange, ...]:
+    """Templates named by both versions whose text changed (a node naming another template is a node
+    change already)."""
+    users: dict[str, list[str]] = {}
+    for node_id, node in new.config.get(NODES, {}).items():
+        for path, value in config_leaves(node).items():
+            if path.rsplit(".", 1)[-1] == TEMPLATE:
+                users.setdefault(value, []).append(node_id)
+    return tuple(
+        TemplateChange(name, fields, tuple(sorted(users.get(name, []))))
+        for name in sorted(old.templates.keys() & new.templates.keys())
+        if (fields := _field_changes(old.templates[name], new.templates[name]))
+    )
 
 
 def _field_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...]:
-    before, after = _leaves(old), _leaves(new)
+    before, after = config_leaves(old), config_leaves(new)
     return tuple(
         FieldChange(path, before.get(path), after.get(path))
         for path in sorted(before.keys() | after.keys())
@@ -221,6 +235,10 @@ def _change_json(change: JourneyChange) -> dict[str, Any]:
                 for n in change.nodes_changed
             ],
         },
+        "templates_changed": [
+            {"template": t.name, "nodes": list(t.nodes), "fields": [_field_json(f) for f in t.fields]}
+            for t in change.templates_changed
+        ],
         "sql_diff": change.sql_diff,
     }
 

@@ -31,11 +31,11 @@ def plan_text(plan: Plan, *, sql: bool = False) -> str:
 
 
 def _journey_lines(change: JourneyChange, *, sql: bool) -> list[str]:
-    version = (
-        f"version {change.old_version} -> {change.new_version}"
-        if change.old_version != change.new_version
-        else f"version {change.new_version}, compiled SQL changed"
-    )
+    if change.old_version != change.new_version:
+        version = f"version {change.old_version} -> {change.new_version}"
+    else:
+        what = "compiled SQL changed" if change.sql_diff else "templates edited"
+        version = f"version {change.new_version}, {what}"
     lines = [
         f"~ {change.journey_id}: changed ({version}; {_profiles(change.in_flight)} in flight, "
         f"{_profiles(change.profiles_touched)} on removed or changed nodes)"
@@ -51,10 +51,15 @@ def _journey_lines(change: JourneyChange, *, sql: bool) -> list[str]:
             f"    ~ node {node.node_id}: {', '.join(node.kinds)} ({_profiles(node.in_flight)} there)"
         )
         lines += [f"        {_field(f)}" for f in node.fields]
+    for template in change.templates_changed:
+        lines.append(f"    ~ template {template.name} (sent by {', '.join(template.nodes) or 'no node'})")
+        lines += [f"        {_field(f)}" for f in template.fields]
     diff = change.sql_diff.splitlines()
     added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
     removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
-    if sql:
+    if not diff:
+        lines.append("    SQL: unchanged")
+    elif sql:
         lines += [f"    {line}" for line in diff]
     else:
         lines.append(f"    SQL: +{added} -{removed} lines (--sql shows the diff)")

@@ -97,6 +97,7 @@ JOURNEY_VERSIONS: Columns = {
     "config": "json",
     "model_sql": "text",
     "tick_at": "timestamp",
+    "templates": "json",
 }
 JOURNEY_DEPLOYMENTS: Columns = {"tick_at": "timestamp", "journey_id": "text", "version": "text"}
 

@@ -1,6 +1,7 @@
 """`journeys plan` as a reviewer runs it on a pull request: a changed copy of a journeys directory against a
 warehouse that ran the original, with the profiles in flight on each removed or changed node counted by
-hand from the world below; exit 2 with one line per problem on a directory that does not validate."""
+hand from the world below (and an edited template); exit 2 with one line per problem on a directory that
+does not validate."""
 
 from __future__ import annotations
 
@@ -79,6 +80,8 @@ def _changed_copy(sc, root: Path) -> Path:
     welcome.write_text(text)
     (changed / "journeys" / "cart_abandonment.yaml").unlink()
     (changed / "journeys" / "renewal_reminder.yaml").write_text(_journey("renewal_reminder"))
+    nudge = changed / "templates" / "activation_nudge_b.yaml"
+    nudge.write_text(nudge.read_text().replace("10% off", "15% off"))
     return changed
 
 
@@ -124,6 +127,19 @@ def test_a_changed_directory_names_every_change_and_the_profiles_it_touches(ran,
         {"path": "next", "old": "activated", "new": "nudge_split"},
         {"path": "wait.for", "old": "1d", "new": "2d"},
     ]
+    assert welcome["templates_changed"] == [
+        {
+            "template": "activation_nudge_b",
+            "nodes": ["nudge_email", "welcome"],
+            "fields": [
+                {
+                    "path": "subject",
+                    "old": "Still there? Here is 10% off your first order",
+                    "new": "Still there? Here is 15% off your first order",
+                }
+            ],
+        }
+    ]
     diff = welcome["sql_diff"].splitlines()
     assert diff[0].startswith("--- jrn_welcome_series.sql (ran, ")
     assert diff[1].startswith("+++ jrn_welcome_series.sql (directory, ")
@@ -142,12 +158,33 @@ def test_a_changed_directory_names_every_change_and_the_profiles_it_touches(ran,
     assert "    - node activated: 2 profiles there will leave with node_removed" in lines
     assert "    ~ node wait_a_day: edges, rules (4 profiles there)" in lines
     assert '        wait.for: "1d" -> "2d"' in lines
+    assert "    ~ template activation_nudge_b (sent by nudge_email, welcome)" in lines
     assert not any(line.startswith("    --- ") for line in lines)
     assert any(line.startswith("    SQL: +") for line in lines)
 
     with_sql = plan(changed, ran.workspace.warehouse, "--sql")
 
     assert "    --- " + diff[0].removeprefix("--- ") in with_sql.stdout.splitlines()
+
+
+def test_an_edited_template_alone_changes_the_journeys_that_send_it(ran, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(ran.workspace.journeys_dir, edited)
+    template = edited / "templates" / "welcome_email.yaml"
+    template.write_text(template.read_text().replace("Welcome, ", "Hello, "))
+
+    done = plan(edited, ran.workspace.warehouse)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1].startswith("~ welcome_series: changed (version ")
+    assert "templates edited; 6 profiles in flight" in lines[1]
+    assert lines[2:] == [
+        "    ~ template welcome_email (sent by welcome)",
+        "        subject: \"Welcome, {{ profile.attributes.city | default('friend') }}!\" -> "
+        "\"Hello, {{ profile.attributes.city | default('friend') }}!\"",
+        "    SQL: unchanged",
+    ]
 
 
 def test_a_warehouse_that_never_ran_sees_every_journey_added(ran, tmp_path):
