@@ -10,3 +10,8 @@
 delete from {{ this }}
 where tick_at < (select previous_tick_at from {{ source('control', 'tick_context') }})
 {% endmacro %}
+
+{#- Spark's Hive tables take no DELETE: the snapshots stay (a tick reads only the previous tick's), and a
+    periodic compaction is the cluster's job (docs/spark.md). -#}
+{% macro spark__prune_open_paths() %}
+{% endmacro %}

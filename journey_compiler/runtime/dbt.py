@@ -9,17 +9,18 @@ from dbt.cli.main import dbtRunner
 
 from journey_compiler.errors import TickError
 from journey_compiler.runtime.lock import retry_while_held
+from journey_compiler.warehouse.dialect import DUCKDB
 
 
-def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
+def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str], target: str = DUCKDB) -> None:
     """`dbt <args>` for the built project; raises TickError with dbt's own message when a model fails.
 
     A process outside our writer lock (a BI reader) holding the file makes dbt fail before any model ran:
     that is waited for, a bounded time, like every other writer's wait."""
-    retry_while_held(lambda: _invoke(dbt_dir, warehouse, args), warehouse)
+    retry_while_held(lambda: _invoke(dbt_dir, warehouse, args, target), warehouse)
 
 
-def _invoke(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
+def _invoke(dbt_dir: Path, warehouse: Path, args: list[str], target: str) -> None:
     os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse)
     try:
         result = dbtRunner().invoke(
@@ -29,6 +30,8 @@ def _invoke(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
                 str(dbt_dir),
                 "--profiles-dir",
                 str(dbt_dir),
+                "--target",
+                target,
                 # failures reach the user as our one-line TickError, never as dbt's log on the console
                 "--log-level",
                 "none",
@@ -36,7 +39,8 @@ def _invoke(dbt_dir: Path, warehouse: Path, args: list[str]) -> None:
             ]
         )
     finally:
-        _release_warehouse()
+        if target == DUCKDB:
+            _release_warehouse()
     if result.success:
         return
     problems = []

@@ -40,11 +40,21 @@ class Warehouse(Protocol):
         """Column names of `schema.table`, in order (lower case)."""
         ...
 
+    def replace_rows(self, qualified: str, rows: list[Row]) -> None:
+        """`schema.table` holds exactly `rows` afterwards (a small control table, e.g. the tick context)."""
+        ...
+
     def close(self) -> None: ...
 
     def __enter__(self) -> Warehouse: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+def values_insert(qualified: str, rows: list[Row], *, overwrite: bool = False) -> exp.Insert:
+    """`INSERT [OVERWRITE] INTO schema.table VALUES (?, ...), ...`: one placeholder per value."""
+    placeholders = exp.values([tuple(exp.Placeholder() for _ in row) for row in rows])
+    return exp.insert(placeholders, exp.to_table(qualified), overwrite=overwrite)
 
 
 def statement(sql: str) -> exp.Expression:

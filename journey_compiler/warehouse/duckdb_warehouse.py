@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 from sqlglot import exp
 
-from journey_compiler.warehouse.connection import Params, Rows, Warehouse
+from journey_compiler.warehouse.connection import Params, Row, Rows, Warehouse, values_insert
 from journey_compiler.warehouse.dialect import DUCKDB, to_sql
 
 _TABLES = "select table_name from information_schema.tables where table_schema = ?"
@@ -29,6 +29,11 @@ class DuckDBWarehouse:
 
     def columns(self, qualified: str) -> list[str]:
         return [name.lower() for (name,) in self.con.execute(_COLUMNS, qualified.split(".")).fetchall()]
+
+    def replace_rows(self, qualified: str, rows: list[Row]) -> None:
+        self.con.execute(to_sql(exp.delete(exp.to_table(qualified)), DUCKDB))
+        if rows:
+            self.con.execute(to_sql(values_insert(qualified, rows), DUCKDB), [v for row in rows for v in row])
 
     def close(self) -> None:
         self.con.close()

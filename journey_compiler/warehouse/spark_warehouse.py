@@ -19,7 +19,7 @@ import yaml
 from sqlglot import exp
 
 from journey_compiler.errors import JourneysError
-from journey_compiler.warehouse.connection import Params, Row
+from journey_compiler.warehouse.connection import Params, Row, values_insert
 from journey_compiler.warehouse.dialect import SPARK, to_sql
 
 PROFILES = Path(__file__).resolve().parents[2] / "dbt_project" / "profiles.yml"
@@ -120,6 +120,13 @@ class SparkWarehouse:
 
     def columns(self, qualified: str) -> list[str]:
         return [column.name.lower() for column in self.session.catalog.listColumns(qualified)]
+
+    def replace_rows(self, qualified: str, rows: list[Row]) -> None:
+        """INSERT OVERWRITE: Hive tables take no DELETE without Delta or Iceberg."""
+        if rows:
+            self.execute(values_insert(qualified, rows, overwrite=True), [v for row in rows for v in row])
+        else:
+            self.execute(exp.TruncateTable(expressions=[exp.to_table(qualified)]))
 
     def close(self) -> None:
         """The session outlives the statement block: dbt and the next block of this process share it."""
