@@ -21,28 +21,28 @@ this_tick as (
 ),
 
 problems as (
-    select 'record without entry_id or profile_id' as problem, record, entry_id, message_id,
+    select 'record without entry_id or profile_id' as problem, record, entry_id, message_id
     from this_tick
     where (entry_id is null or profile_id is null) and not (record = 'send' and reason = 'race_over')
     union all
-    select 'send without message_id', record, entry_id, message_id,
+    select 'send without message_id', record, entry_id, message_id
     from this_tick
     where record = 'send' and message_id is null
     union all
-    select 'message_id of more than one send', 'send', any_value(entry_id), message_id,
+    select 'message_id of more than one send', 'send', any_value(entry_id), message_id
     from history
     where record = 'send' and message_id in (select message_id from this_tick where record = 'send')
     group by message_id
     having count(*) > 1
     union all
-    select 'entry entered more than once', 'transition', entry_id, null,
+    select 'entry entered more than once', 'transition', entry_id, null
     from history
     where record = 'transition' and reason = 'entered'
         and entry_id in (select entry_id from this_tick where record = 'transition' and reason = 'entered')
     group by entry_id
     having count(*) > 1
     union all
-    select 'two positions for one entry in one tick', 'position', entry_id, null,
+    select 'two positions for one entry in one tick', 'position', entry_id, null
     from this_tick
     where record = 'position'
     group by entry_id
