@@ -25,6 +25,9 @@ from typing import TypeVar
 import duckdb
 
 from journey_compiler.errors import JourneysError
+from journey_compiler.warehouse.connection import Warehouse
+from journey_compiler.warehouse.dialect import DUCKDB, SPARK
+from journey_compiler.warehouse.duckdb_warehouse import DuckDBWarehouse
 
 TIMEOUT_ENV = "JOURNEYS_LOCK_TIMEOUT"
 DEFAULT_TIMEOUT = 60.0
@@ -187,6 +190,18 @@ def connect(
     return retry_while_held(
         lambda: duckdb.connect(str(warehouse), read_only=read_only), warehouse, timeout=timeout, notify=notify
     )
+
+
+def open_warehouse(
+    warehouse: Path, target: str = DUCKDB, *, read_only: bool = False, timeout: float | None = None
+) -> Warehouse:
+    """The warehouse behind the interface: a DuckDB file (waited for like `connect`), or this process's
+    Spark session on a warehouse directory."""
+    if target == SPARK:
+        from journey_compiler.warehouse.spark_warehouse import SparkWarehouse  # pyspark loads in seconds
+
+        return SparkWarehouse(warehouse)
+    return DuckDBWarehouse(connect(warehouse, read_only=read_only, timeout=timeout))
 
 
 @contextmanager

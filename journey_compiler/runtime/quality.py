@@ -9,7 +9,8 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from journey_compiler.runtime.lock import connect
+from journey_compiler.runtime.lock import open_warehouse
+from journey_compiler.warehouse.dialect import DUCKDB
 from journey_compiler.warehouse.tables import CONTROL_SCHEMA
 
 REJECTED_ROWS = f"{CONTROL_SCHEMA}.rejected_rows"
@@ -70,14 +71,11 @@ def _summary() -> exp.Select:
     )
 
 
-def quality_report(warehouse: Path) -> QualityReport:
+def quality_report(warehouse: Path, target: str = DUCKDB) -> QualityReport:
     """The log's state per raw table; empty before the first tick wrote it."""
-    with connect(warehouse) as con:
-        present = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            REJECTED_ROWS.split("."),
-        ).fetchone()
-        if not present or not present[0]:
+    schema, table = REJECTED_ROWS.split(".")
+    with open_warehouse(warehouse, target) as con:
+        if table not in con.tables(schema):
             return QualityReport()
-        rows = con.execute(_summary().sql("duckdb")).fetchall()
+        rows = con.execute(_summary()).fetchall()
     return QualityReport({table: TableQuality(*counts) for table, *counts in rows})

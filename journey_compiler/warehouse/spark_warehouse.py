@@ -43,9 +43,10 @@ def spark_session(warehouse: Path) -> Any:
 
     config = session_config(warehouse.resolve())
     active = SparkSession.getActiveSession()
-    if active is not None and active.conf.get(_WAREHOUSE_DIR) != config[_WAREHOUSE_DIR]:
+    running = active and Path(str(active.conf.get(_WAREHOUSE_DIR)).removeprefix("file:"))
+    if running and running != Path(config[_WAREHOUSE_DIR]):
         raise JourneysError(
-            f"this process already runs Spark on {active.conf.get(_WAREHOUSE_DIR)}; "
+            f"this process already runs Spark on {running.parent}; "
             f"run the command for {warehouse} in a process of its own"
         )
     warehouse.mkdir(parents=True, exist_ok=True)

@@ -18,13 +18,14 @@ import pytest
 from journey_compiler.config.project import load_project
 from journey_compiler.demo.shop import generate_shop
 from journey_compiler.runtime.dbt import run_dbt
+from journey_compiler.runtime.quality import quality_report
 from journey_compiler.runtime.workspace import BuiltProject, Workspace, build_dbt_project
 from journey_compiler.warehouse.connection import Warehouse, statement, values_insert
 from journey_compiler.warehouse.duckdb_warehouse import DuckDBWarehouse
 from journey_compiler.warehouse.spark_warehouse import SparkWarehouse
 from journey_compiler.warehouse.tables import init_warehouse, raw_tables
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]  # one JVM: see conftest.py
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
 START = datetime(2026, 6, 1)
 TICKS = (datetime(2026, 6, 2, 12), datetime(2026, 6, 5))
@@ -94,18 +95,19 @@ def staged(tmp_path_factory: pytest.TempPathFactory, spark: SparkWarehouse, spar
         _tick(spark, on_spark, built_spark, tick_at, previous)
         previous = tick_at
     with DuckDBWarehouse(duckdb.connect(str(on_duckdb.warehouse), read_only=True)) as duck:
-        yield summary, {t: _rows(duck, t) for t in COMPARED}, {t: _rows(spark, t) for t in COMPARED}
+        on_both = {t: _rows(duck, t) for t in COMPARED}, {t: _rows(spark, t) for t in COMPARED}
+    return summary, *on_both, (on_duckdb, on_spark)
 
 
 @pytest.mark.parametrize("table", sorted(COMPARED))
 def test_staged_alike(staged, table: str) -> None:
-    _, on_duckdb, on_spark = staged
+    _, on_duckdb, on_spark, _ = staged
     assert on_spark[table] == on_duckdb[table]
 
 
 def test_the_world_has_what_is_compared(staged) -> None:
     """Late and duplicate deliveries, several timezones and every kind of rejection are in the world."""
-    summary, on_duckdb, _ = staged
+    summary, on_duckdb, _, _ = staged
     events = on_duckdb["staging.stg_raw__events"]
     assert len(events) < summary.events  # duplicates staged once
     assert {staged_at for *_, staged_at in events} == set(TICKS)
@@ -121,3 +123,11 @@ def test_the_world_has_what_is_compared(staged) -> None:
         ("repaired", "timezone"),
     }
     assert expected <= reasons
+
+
+def test_quality_report_alike(staged) -> None:
+    """`journeys tick` prints this after every tick; it reads the log through the warehouse interface."""
+    *_, (on_duckdb, on_spark) = staged
+    report = quality_report(on_duckdb.warehouse)
+    assert report.rejected >= 3
+    assert quality_report(on_spark.warehouse, on_spark.target) == report

@@ -17,7 +17,7 @@ from journey_compiler.warehouse.duckdb_warehouse import DuckDBWarehouse
 from journey_compiler.warehouse.spark_warehouse import SparkWarehouse, session_config
 from journey_compiler.warehouse.tables import CONTROL_SCHEMA, TICK_LOG, control_tables, create_tables
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("spark")]  # one JVM: see conftest.py
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 
