@@ -108,7 +108,14 @@ def init(directory: DirOption = None, warehouse: WarehouseOption = None) -> None
 
 @app.command()
 def tick(
-    directory: DirOption = None,
+    directories: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--dir",
+            envvar="JOURNEYS_DIR",
+            help="The journeys directory; with --what-if a second --dir is compared with the first.",
+        ),
+    ] = None,
     warehouse: WarehouseOption = None,
     at: Annotated[
         str | None,
@@ -125,13 +132,25 @@ def tick(
     until: Annotated[str | None, typer.Option(help="Tick repeatedly up to this time (backfill).")] = None,
     every: Annotated[str | None, typer.Option(help="Step between ticks with --until, e.g. 15m.")] = None,
     send: Annotated[bool, typer.Option(help="Dispatch due messages after each tick.")] = False,
+    what_if: Annotated[
+        bool,
+        typer.Option("--what-if", help="A backtest on a scratch copy: nothing live changes or is sent."),
+    ] = False,
 ) -> None:
     """Run the tick at T (or every tick from T to T2): entries, moves, exits, sends, tags and goals."""
     from journey_compiler.runtime.quality import quality_report
     from journey_compiler.runtime.tick import run_tick, tick_times
     from journey_compiler.runtime.workspace import build_dbt_project
 
-    ws = _workspace(directory, warehouse)
+    directories = directories or [None]  # type: ignore[list-item]
+    if len(directories) > (2 if what_if else 1):
+        raise JourneysError("give --dir once (twice only with --what-if, to compare two directories)")
+    ws = _workspace(directories[0], warehouse)
+    if what_if:
+        if send:
+            raise JourneysError("--what-if sends nothing: drop --send")
+        _what_if(ws, [d for d in directories if d is not None], at, until, every)
+        return
     built = build_dbt_project(ws)
     if at is None and not now:
         _refuse_a_jump(ws, built)
@@ -157,6 +176,30 @@ def tick(
     quality = quality_report(ws.warehouse)
     if quality.rejected:
         err.print(f"[yellow]note[/yellow]: {escape(quality.line())}", highlight=False, soft_wrap=True)
+
+
+def _what_if(ws, changed: list[Path], at: str | None, until: str | None, every: str | None) -> None:  # noqa: ANN001
+    """Backtest the ticks T..T2 on scratch copies: the journeys directory, and the second one if given."""
+    from journey_compiler.runtime.tick import tick_times
+    from journey_compiler.runtime.whatif import backtest
+    from journey_compiler.show.whatif import message_table, node_table
+
+    if at is None:
+        raise JourneysError("--what-if replays history: give --at T (and --until T2 --every STEP)")
+    try:
+        times = tick_times(_time(at), _time(until) if until else None, _duration(every) if every else None)
+    except ValueError as error:
+        raise JourneysError(str(error)) from None
+    runs = [ws.journeys_dir, *changed[1:]]
+    reports = []
+    with progress_bar(err, show=True) as progress:
+        for directory in runs:
+            task = progress.add_task(f"what-if {directory.name}", total=len(times))
+            reports.append(
+                backtest(ws, times, directory, on_tick=lambda _, task=task: progress.advance(task))
+            )
+    out.print(node_table(reports))
+    out.print(message_table(reports))
 
 
 def _refuse_a_jump(ws, built) -> None:  # noqa: ANN001
@@ -298,6 +341,43 @@ def rewind(
     ws = _workspace(directory, warehouse)
     done = rewind_warehouse(ws, build_dbt_project(ws), _time(to), keep_dispatched=keep_dispatched)
     out.print(escape(done.line()), highlight=False, soft_wrap=True)
+
+
+LIFECYCLE = {
+    "pause": (
+        "Pause a journey from time T: nobody enters, nothing is sent, nobody leaves a node (exits apply).",
+        "paused {journey} from {at}; `journeys resume {journey}` continues it",
+    ),
+    "resume": (
+        "Resume a paused journey at time T: what came due during the pause happens then.",
+        "resumed {journey} at {at}; the next tick moves what came due during the pause",
+    ),
+    "stop": (
+        "End a journey at time T for good: every open path exits (reason `stopped`), nobody enters again.",
+        "stopped {journey} at {at}; messages created before are still sent",
+    ),
+}
+"""docs/semantics.md, "Pausing a journey": (the command's help, what it says when recorded)."""
+
+
+def _lifecycle_command(action: str) -> None:
+    doc, said = LIFECYCLE[action]
+
+    def command(
+        journey: Annotated[str, typer.Argument(help="The journey.")],
+        directory: DirOption = None,
+        warehouse: WarehouseOption = None,
+        at: AtOption = "now",
+    ) -> None:
+        _control(directory, warehouse, journey, action, at, None)
+        out.print(said.format(journey=journey, at=_time(at)))
+
+    command.__doc__ = doc
+    app.command(action)(command)
+
+
+for _action in LIFECYCLE:
+    _lifecycle_command(_action)
 
 
 def _control(

@@ -10,7 +10,7 @@ hour."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from journey_compiler.config import journey as j
@@ -27,6 +27,7 @@ from journey_compiler.reference.entries import (
 )
 from journey_compiler.reference.facts import OUTCOMES, READ_AS, TickFacts, status_order
 from journey_compiler.reference.ids import entry_id, race_notice_id, trigger_key
+from journey_compiler.reference.lifecycle import STOPPED, Lifecycle
 from journey_compiler.reference.nodes import KEEP, Move, NodeRules, race_variant
 from journey_compiler.reference.segments import detail_reached, holds
 from journey_compiler.reference.sends import create_messages
@@ -41,6 +42,8 @@ from journey_compiler.reference.world import (
 )
 
 RULES = NodeRules()
+RELEASED = "released"
+"""The reason of a pseudo-move: a send reached during a pause creates its messages at the resume."""
 
 
 @dataclass
@@ -56,6 +59,8 @@ class Entry:
     status: str = "active"
     ab_group: str | None = None
     goals_done: set[str] = field(default_factory=set)
+    held_send: bool = False
+    """At a send reached during a pause, its messages not created yet."""
 
     @property
     def trigger_id(self) -> str | None:
@@ -108,6 +113,7 @@ class JourneyRun:
     race_arrivals: list[tuple[datetime, str]] = field(default_factory=list)
     """(logical time, entry id) of every arrival at the journey's ab_race."""
     window: EntryWindow = field(init=False)
+    life: Lifecycle = field(default_factory=lambda: Lifecycle((), None))
 
     def __post_init__(self) -> None:
         self.window = EntryWindow.of(self.journey)
@@ -121,6 +127,7 @@ class JourneyRun:
 
     def tick(self, facts: TickFacts, profile_ids: list[str]) -> None:
         horizon = self.horizon(facts.tick_at)
+        self.life = Lifecycle.of(facts.index.controls.get(self.journey.id, []))
         occurrences = self.planned(facts, horizon)
         for profile_id in profile_ids:
             self.advance(ProfileTick(self, facts, horizon, profile_id), occurrences)
@@ -198,6 +205,8 @@ class JourneyRun:
         entries = self.entries[step.profile_id]
         if entry.event is not None and entry.event.mode == "cumulative" and entries:
             return  # "the N-th time in total: enters once"
+        if not self.life.admits(at):
+            return  # spec: while paused "no new profile ... enters"; "Stopping ... moves nobody again"
         if journey.quiet_hours and in_quiet_hours(at, step.timezone, journey.quiet_hours):
             return  # spec: "local window in which no profile may enter the journey"
         audience = [Rule(where=entry.where)] if entry.where else []
@@ -244,13 +253,28 @@ class JourneyRun:
         the exit's time or the arrival there, whichever is later."""
         if entry.status != "active":
             return None
-        move = RULES.leave(step, entry)
-        exit_at = self.exit_time(step, entry)
+        exit_at, reason = self.exit_time(step, entry), "exit_when"
+        stop = self.life.stop_seen(step.horizon)
+        if stop is not None and (exit_at is None or stop <= exit_at):
+            exit_at, reason = stop, STOPPED  # the stop wins a tie (docs/semantics.md)
+        if entry.held_send:
+            sent_at = self.life.released(entry.node_at, step.horizon)
+            move = None if sent_at is None else Move(sent_at, None, entry.node, RELEASED)
+        else:
+            move = RULES.leave(step, entry)
+            if move is not None:
+                # a move due during a pause happens at the resume
+                at = self.life.released(move.at, step.horizon)
+                move = None if at is None else replace(move, at=at)
         if exit_at is not None and (move is None or exit_at <= move.at):
-            return Move(max(exit_at, entry.node_at), None, None, "exit_when")
+            return Move(max(exit_at, entry.node_at), None, None, reason)
         return move if move is not None and move.at <= step.horizon else None
 
     def apply(self, step: ProfileTick, entry: Entry, move: Move) -> None:
+        if move.reason == RELEASED:
+            entry.held_send = False
+            self.send(step, entry, move.at)
+            return
         from_node = entry.node
         if move.ab_group is not KEEP:
             entry.ab_group = move.ab_group  # type: ignore[assignment]
@@ -286,18 +310,10 @@ class JourneyRun:
         """What a node does when a profile reaches it: a send creates its messages, a tag node its tag."""
         node = self.journey.nodes[entry.node]
         if isinstance(node, j.SendNode):
-            created = create_messages(
-                self.project,
-                self.journey,
-                entry.node,
-                entry.entry_id,
-                entry.profile_id,
-                entry.ab_group,
-                entry.node_at,
-                step.facts,
-            )
-            self.messages.setdefault((entry.entry_id, entry.node), []).extend(created)
-            self.out.messages.extend(created)
+            if self.life.pause_at(entry.node_at) is not None:
+                entry.held_send = True
+            else:
+                self.send(step, entry, entry.node_at)
         elif isinstance(node, j.AddTagNode | j.RemoveTagNode):
             removed = isinstance(node, j.RemoveTagNode)
             tag = node.remove_tag if isinstance(node, j.RemoveTagNode) else node.add_tag
@@ -305,17 +321,34 @@ class JourneyRun:
                 TagRow(entry.profile_id, tag, self.journey.id, entry.node_at, removed, entry.entry_id)
             )
 
+    def send(self, step: ProfileTick, entry: Entry, at: datetime) -> None:
+        created = create_messages(
+            self.project,
+            self.journey,
+            entry.node,
+            entry.entry_id,
+            entry.profile_id,
+            entry.ab_group,
+            at,
+            step.facts,
+        )
+        self.messages.setdefault((entry.entry_id, entry.node), []).extend(created)
+        self.out.messages.extend(created)
+
     # ---------------------------------------------------------------- message outcomes
 
     def statuses(self, facts: TickFacts, entry: Entry, node_id: str) -> list[tuple[str, datetime]]:
         """Every status the entry's messages of a send node have had by this tick, earliest first, as the
         journey reads them (READ_AS): a suppression by the tick at the message's creation, then what the
-        senders recorded."""
+        senders recorded (none before the creation)."""
         found = []
         for message in self.messages.get((entry.entry_id, node_id), []):
             if message.status == "suppressed":
                 found.append(MessageEvent(message.message_id, "suppressed", message.created_at))
-            found += facts.statuses(message.message_id)
+            found += [
+                replace(s, status_at=max(s.status_at, message.created_at))
+                for s in facts.statuses(message.message_id)
+            ]
         return [(READ_AS.get(s.status, s.status), s.status_at) for s in sorted(found, key=status_order)]
 
     def outcome(self, facts: TickFacts, entry: Entry, node_id: str) -> tuple[str, datetime] | None:

@@ -67,13 +67,16 @@ PUBLISHED_TAGS: Columns = {
     "entry_id": "text",
     "hop": "integer",
 }
-# Operator decisions (approve a schedule_once, pick an ab_race winner), each at a logical time.
+# Operator decisions (approve a schedule_once, pick an ab_race winner, pause / resume / stop), each at a
+# logical time, with who recorded it and through what (cli, dagster).
 JOURNEY_CONTROLS: Columns = {
     "journey_id": "text",
     "action": "text",
     "effective_at": "timestamp",
     "value": "text",
     "recorded_at": "timestamp",
+    "recorded_by": "text",
+    "recorded_via": "text",
 }
 # `journeys rewind`: who took the ticks after `to_at` back, when, from where, and what it removed.
 REWINDS: Columns = {

@@ -521,9 +521,15 @@ def calendar(open_days: frozenset[int]) -> dict[date, bool]:
 
 @st.composite
 def controls(draw: st.DrawFn, project: dict[str, dict[str, Any]]) -> list[Control]:
-    """Approvals of schedule_once journeys and ab_race winners, each at a logical time (or never)."""
+    """Approvals of schedule_once journeys, ab_race winners and pauses / resumes / a stop, each at a
+    logical time (or never)."""
     rows = []
     for journey_id, journey in project.items():
+        if draw(st.integers(0, 2)) == 0:
+            times = sorted(draw(st.sets(grid_time(timedelta(0), HORIZON), min_size=1, max_size=4)))
+            stops = draw(st.booleans())
+            actions = [("pause", "resume")[k % 2] for k in range(len(times) - stops)] + ["stop"] * stops
+            rows += [Control(journey_id, action, at) for action, at in zip(actions, times, strict=True)]
         if "schedule_once" in journey["entry"] and draw(st.booleans()):
             rows.append(Control(journey_id, "approve", draw(grid_time(-timedelta(hours=4), HORIZON))))
         race = next((n["ab_race"] for n in journey["nodes"].values() if "ab_race" in n), None)

@@ -198,3 +198,23 @@ def test_part_of_a_tick_is_refused(defs: Definitions, instance: DagsterInstance)
     message = str(failure.step_failure_data.error)
     assert "a tick runs every model tagged 'tick'" in message
     assert "staging/stg_raw__events" in message
+
+
+def test_control_job_records_a_pause_and_refuses_a_resume_of_a_running_journey(
+    defs: Definitions, instance: DagsterInstance, workspace: Workspace
+) -> None:
+    def control(action: str) -> ExecuteInProcessResult:
+        config = {"journey": "welcome_series", "action": action, "at": "2030-01-01T00:00:00"}
+        return defs.resolve_job_def("journey_control").execute_in_process(
+            run_config={"ops": {"record_journey_control": {"config": config}}},
+            instance=instance,
+            raise_on_error=False,
+        )
+
+    refused = control("resume")
+    assert not refused.success
+    (failure,) = [e for e in refused.all_events if e.is_step_failure]
+    assert "is not paused" in str(failure.step_failure_data.error)
+    assert control("pause").success
+    rows = sql(workspace, "select action, recorded_via from journeys.journey_controls where action = 'pause'")
+    assert rows == [("pause", "dagster")]

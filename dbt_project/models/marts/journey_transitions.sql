@@ -14,6 +14,7 @@ final as (
         branch,
         reason,
         ab_group,
+        version,
     from records
     where record = 'transition'
 )

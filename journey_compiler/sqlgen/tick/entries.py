@@ -1,8 +1,8 @@
 """Entry candidates: which trigger occurrences (triggers.py) may become entries in this tick, by the rules
-that do not depend on other entries (the N-th occurrence, made before, audience, quiet hours). Each walks the
-journey in this tick like an entry; admission.py then keeps those the frequency and re-entry rules admit, in
-logical-time order against the paths as they end within the tick. Entry ids are stable (journey, profile,
-what triggered), so an entry is never made twice."""
+that do not depend on other entries (the N-th occurrence, made before, not paused or stopped, audience,
+quiet hours). Each walks the journey in this tick like an entry; admission.py then keeps those the
+frequency and re-entry rules admit, in logical-time order against the paths as they end within the tick.
+Entry ids are stable (journey, profile, what triggered), so an entry is never made twice."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from journey_compiler.sqlgen.ast import aliased, col, eq, lit
 from journey_compiler.sqlgen.ids import stable_id
 from journey_compiler.sqlgen.localtime import in_window, to_local
 from journey_compiler.sqlgen.relations import ref
+from journey_compiler.sqlgen.tick import lifecycle
 from journey_compiler.sqlgen.tick.builder import TickSql
 from journey_compiler.sqlgen.tick.triggers import trigger_events
 
@@ -38,7 +39,7 @@ def build(tick: TickSql) -> None:
             col("trigger_key", "t"),
         )
         .from_(aliased("trigger_events", "t"))
-        .where(exp.and_(nth, col("unjudged", "t")))
+        .where(exp.and_(nth, col("unjudged", "t"), lifecycle.admits(col("entry_at", "t"))))
     )
     # cumulative mode enters once per profile; the other modes once per triggering occurrence
     known = (

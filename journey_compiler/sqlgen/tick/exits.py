@@ -1,13 +1,14 @@
 """The paths that may move in this tick (`live`: waiting ones and new entries) and, per path, the first time
-an `exit_when` condition was met since it entered (`exit_at`): any departure after it becomes an exit.
-A condition's `within` bounds its window after the entry (docs/semantics.md)."""
+an `exit_when` condition was met since it entered, or the journey's stop (`exit_at`): any departure after it
+becomes an exit. A condition's `within` bounds its window after the entry (docs/semantics.md)."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
 from journey_compiler.ir import ExitPlan
-from journey_compiler.sqlgen.ast import aliased, col, eq, lit, plus, union_all
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, plus, union_all
+from journey_compiler.sqlgen.tick import lifecycle
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.matching import nth_event
 from journey_compiler.sqlgen.tick.paths import LIVE_COLUMNS
@@ -28,8 +29,9 @@ def build(tick: TickSql) -> None:
         for i, rule in enumerate(tick.plan.exits)
     ]
     query = exp.select(*(col(c, "l") for c in LIVE_COLUMNS)).from_(aliased("live_entries", "l"))
+    stop = lifecycle.stop_seen()
     if not firsts:
-        tick.cte("live", query.select(exp.alias_(exp.cast(exp.null(), "TIMESTAMP"), "exit_at")))
+        tick.cte("live", query.select(exp.alias_(exp.cast(stop, "TIMESTAMP"), "exit_at")))
         return
     exit_events = union_all([exp.select("*").from_(first) for first in firsts])
     tick.cte(
@@ -38,9 +40,16 @@ def build(tick: TickSql) -> None:
         .from_(exit_events.subquery("exit_events"))
         .group_by("entry_id"),
     )
+    # the stop ends the path unless an exit event came first (a tie is the stop's)
+    by_event = col("exit_at", "x")
+    stopped_first = exp.and_(
+        exp.not_(is_null(stop)),
+        exp.or_(is_null(by_event), exp.LTE(this=stop.copy(), expression=by_event.copy())),
+    )
+    exit_at = exp.Case(ifs=[exp.If(this=stopped_first, true=stop.copy())], default=by_event.copy())
     tick.cte(
         "live",
-        query.select(col("exit_at", "x")).join(
+        query.select(exp.alias_(exit_at, "exit_at")).join(
             aliased("exits", "x"), join_type="left", on=eq(col("entry_id", "x"), col("entry_id", "l"))
         ),
     )

@@ -12,6 +12,7 @@ from journey_compiler.ir import EventMatch
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, union_all
 from journey_compiler.sqlgen.events import event_filter
 from journey_compiler.sqlgen.relations import ref
+from journey_compiler.sqlgen.tick import lifecycle
 from journey_compiler.sqlgen.tick.builder import TickSql, fresh_events, known_events
 
 
@@ -50,14 +51,22 @@ def _pairs(
 
 
 def nth_event(
-    tick: TickSql, name: str, source: str, match: EventMatch, lower: exp.Expression, upper: exp.Expression
+    tick: TickSql,
+    name: str,
+    source: str,
+    match: EventMatch,
+    lower: exp.Expression,
+    upper: exp.Expression,
+    held: bool = False,
 ) -> str:
     """CTE `name`: (entry_id, event_time) of the `times`-th matching event in [lower, upper] per row of
     `source` (aliased `s` in the bounds); the triggering event never counts.
 
     For the first occurrence, a row carried over from before this tick looks only at the events the
     previous tick could not see (had it seen a match, the row would not still be waiting), and the new
-    rows only at events since the earliest of their lower bounds: a tick reads what is new, not history."""
+    rows only at events since the earliest of their lower bounds: a tick reads what is new, not history.
+    With `held` (rows whose answer a pause may hold back), carried rows also look at the events since the
+    pause the previous tick was in began: the answer it saw and held."""
     if match.times == 1:
         earliest_new = (
             exp.select(exp.func("MIN", lower.copy()))
@@ -65,11 +74,11 @@ def nth_event(
             .where(exp.not_(col("carried", "s")))
             .subquery()
         )
+        sources = [(True, fresh_events()), (False, known_events(since=earliest_new))]
+        if held:
+            sources.append((True, known_events(since=lifecycle.held_since())))
         pairs = union_all(
-            [
-                _pairs(source, True, fresh_events(), match, lower, upper),
-                _pairs(source, False, known_events(since=earliest_new), match, lower, upper),
-            ]
+            [_pairs(source, carried, events, match, lower, upper) for carried, events in sources]
         )
     else:
         pairs = _pairs(source, None, known_events(), match, lower, upper)

@@ -8,6 +8,7 @@ from sqlglot import exp
 
 from journey_compiler.ir import Step
 from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null, union_all
+from journey_compiler.sqlgen.tick import lifecycle
 from journey_compiler.sqlgen.tick.builder import TickSql
 from journey_compiler.sqlgen.tick.paths import EXIT_BRANCH, PATH_COLUMNS
 
@@ -15,12 +16,14 @@ PATH_KEYS = ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group
 
 
 def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
-    """CTE `out_<n>`: the path columns plus outcome, left_at (logical), branch, next_node, exit_reason."""
+    """CTE `out_<n>`: the path columns plus outcome, left_at (logical), branch, next_node, exit_reason.
+    An answer due during a pause takes effect at the resume (lifecycle.py)."""
+    due = lifecycle.released(col("due_at", "s"), "hold")
     exit_first = exp.and_(
         not_null(col("exit_at")),
-        exp.or_(is_null(col("due_at")), exp.GTE(this=col("due_at"), expression=col("exit_at"))),
+        exp.or_(is_null(due), exp.GTE(this=due.copy(), expression=col("exit_at"))),
     )
-    answered = not_null(col("due_at"))
+    answered = not_null(due.copy())
     ends_path = exp.and_(answered.copy(), exp.Like(this=col("branch"), expression=lit(f"{EXIT_BRANCH}%")))
     outcome = exp.Case(
         ifs=[
@@ -32,7 +35,7 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
     )
     exit_reason = exp.Case(
         ifs=[
-            exp.If(this=exit_first.copy(), true=lit("exit_when")),
+            exp.If(this=exit_first.copy(), true=lifecycle.exit_reason(col("exit_at"))),
             exp.If(
                 this=ends_path.copy(), true=exp.Substring(this=col("branch"), start=lit(len(EXIT_BRANCH) + 1))
             ),
@@ -40,7 +43,7 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
     )
     left_at = exp.Case(
         ifs=[exp.If(this=exit_first.copy(), true=exp.func("GREATEST", col("exit_at"), col("arrived_at")))],
-        default=col("due_at"),
+        default=due.copy(),
     )
     next_node = (
         exp.Case(
@@ -52,17 +55,20 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
         if step.successors
         else exp.null()
     )
-    columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c) for c in PATH_COLUMNS]
+    columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c, "s") for c in PATH_COLUMNS]
+    held, on = lifecycle.pause_join(col("due_at", "s"), "hold")
     tick.cte(
         f"out_{step.id}",
         exp.select(
             *columns,
             exp.alias_(outcome, "outcome"),
             exp.alias_(left_at, "left_at"),
-            "branch",
+            col("branch", "s"),
             exp.alias_(exp.cast(next_node, "TEXT"), "next_node"),
             exp.alias_(exit_reason, "exit_reason"),
-        ).from_(f"step_{step.id}"),
+        )
+        .from_(aliased(f"step_{step.id}", "s"))
+        .join(held, on=on, join_type="left"),
     )
 
 
@@ -114,9 +120,18 @@ def record_moves(tick: TickSql) -> str:
             "node_id": exp.Case(
                 ifs=[exp.If(this=is_("exit"), true=exp.null())], default=col("next_node", "o")
             ),
-            # exit_when takes none of the node's branches (docs/semantics.md, "An exit names no branch")
+            # exit_when and the stop take none of the node's branches (docs/semantics.md, "An exit names no
+            # branch")
             "branch": exp.Case(
-                ifs=[exp.If(this=eq(col("exit_reason", "o"), "exit_when"), true=exp.null())],
+                ifs=[
+                    exp.If(
+                        this=exp.In(
+                            this=col("exit_reason", "o"),
+                            expressions=[lit("exit_when"), lit(lifecycle.STOPPED)],
+                        ),
+                        true=exp.null(),
+                    )
+                ],
                 default=col("branch", "o"),
             ),
             **o,

@@ -15,7 +15,7 @@ from journey_compiler.config.project import Project
 from journey_compiler.ir import JourneyPlan, Step
 from journey_compiler.sqlgen.ast import col, eq, lit, ts, union_all
 from journey_compiler.sqlgen.relations import history, open_paths, ref
-from journey_compiler.sqlgen.tick import admission, entries, exits, goals, outcomes
+from journey_compiler.sqlgen.tick import admission, entries, exits, goals, lifecycle, outcomes, versions
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_value
 from journey_compiler.sqlgen.tick.entries import ENTRY_COLUMNS
 from journey_compiler.sqlgen.tick.nodes import handler_for
@@ -30,7 +30,7 @@ def tick_query(plan: JourneyPlan, project: Project) -> exp.Select:
     exits.build(tick)
     for step in plan.steps:
         node(tick, step)
-    outcomes.record_moves(tick)
+    versions.build(tick, outcomes.record_moves(tick))
     goals.build(tick)
     admission.build(tick)
     for part in tick.after_admission:
@@ -39,7 +39,8 @@ def tick_query(plan: JourneyPlan, project: Project) -> exp.Select:
 
 
 def start(tick: TickSql) -> None:
-    """`tick` (one row: its time, watermark, previous tick and horizon) and the state it starts from: the
+    """`tick` (one row: its time, watermark, previous tick, horizon and the journey's stop), the pauses
+    (lifecycle.py) and the state it starts from: the
     open paths the previous tick left (`open_paths`), and the entries made before it (`earlier_entries`,
     with `ended_entries`) that admission and goals look at."""
     horizon: exp.Expression = col("tick_at")
@@ -47,10 +48,15 @@ def start(tick: TickSql) -> None:
         horizon = exp.func("LEAST", horizon, ts(tick.plan.active_until))
     tick.cte(
         "tick",
-        exp.select("tick_at", "watermark", "previous_tick_at", exp.alias_(horizon, "horizon")).from_(
-            ref("stg_control__tick")
-        ),
+        exp.select(
+            "tick_at",
+            "watermark",
+            "previous_tick_at",
+            exp.alias_(horizon, "horizon"),
+            exp.alias_(lifecycle.stop_time(tick), "stopped_at"),
+        ).from_(ref("stg_control__tick")),
     )
+    lifecycle.build(tick)
     tick.cte("open_paths", latest_snapshot(open_paths()))
     tick.cte(
         "earlier_entries",

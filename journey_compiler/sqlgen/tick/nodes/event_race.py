@@ -36,7 +36,7 @@ def _race(tick: TickSql, step: Step, within: timedelta, otherwise: str) -> Answe
     query = exp.select(f"{at}.*").from_(at).join("tick", join_type="cross")
     for i, (branch, match) in enumerate(step.events.items()):
         alias = f"h{i + 1}"
-        name = nth_event(tick, f"hits_{step.id}_{i + 1}", at, match, col("arrived_at", "s"), upper)
+        name = nth_event(tick, f"hits_{step.id}_{i + 1}", at, match, col("arrived_at", "s"), upper, held=True)
         query = query.join(
             aliased(name, alias), join_type="left", on=eq(col("entry_id", alias), col("entry_id", at))
         )

@@ -5,18 +5,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlglot import exp
 
 from journey_compiler.config import journey as cfg
 from journey_compiler.config.rules import Rule
 from journey_compiler.ir import Step
-from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null, union_all
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null, ts, union_all
 from journey_compiler.sqlgen.calendar import closed_day, first_trading_day
 from journey_compiler.sqlgen.holdout import held_out
 from journey_compiler.sqlgen.ids import stable_id
 from journey_compiler.sqlgen.localtime import in_window, next_clock, plus_days, to_local, to_utc
 from journey_compiler.sqlgen.relations import ref
-from journey_compiler.sqlgen.tick.builder import TickSql, known_events, tick_col
+from journey_compiler.sqlgen.tick import lifecycle
+from journey_compiler.sqlgen.tick.builder import TickSql, known_events, tick_col, tick_value
 from journey_compiler.sqlgen.tick.paths import PATH_COLUMNS, Answer, instant
 
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
@@ -39,12 +42,17 @@ def answer(tick: TickSql, step: Step) -> Answer:
 
 def _recipients(tick: TickSql, step: Step, spec: cfg.SendSpec) -> str:
     """Who receives the message: the profile itself, or the profiles related to it (subject conversion:
-    `one` = the first related id, `all` = each). No related profile leaves recipient_id NULL."""
+    `one` = the first related id, `all` = each). No related profile leaves recipient_id NULL. `sent_at`: when
+    the messages are created, the arrival or the resume of a pause it fell in (NULL until then)."""
     at = f"at_{step.id}"
+    held, on = lifecycle.pause_join(col("arrived_at", at), "hold")
+    sent_at = exp.alias_(lifecycle.released(col("arrived_at", at), "hold"), "sent_at")
     if spec.subject is None:
         return tick.cte(
             f"recipients_{step.id}",
-            exp.select(f"{at}.*", exp.alias_(col("profile_id", at), "recipient_id")).from_(at),
+            exp.select(f"{at}.*", exp.alias_(col("profile_id", at), "recipient_id"), sent_at)
+            .from_(at)
+            .join(held, on=on, join_type="left"),
         )
     related = (
         exp.select(col("from_id"), exp.alias_(col("to_id"), "recipient_id"))
@@ -59,9 +67,10 @@ def _recipients(tick: TickSql, step: Step, spec: cfg.SendSpec) -> str:
         )
     return tick.cte(
         f"recipients_{step.id}",
-        exp.select(f"{at}.*", col("recipient_id", "rel"))
+        exp.select(f"{at}.*", col("recipient_id", "rel"), sent_at)
         .from_(at)
-        .join(related.subquery("rel"), join_type="left", on=eq(col("from_id", "rel"), col("profile_id", at))),
+        .join(related.subquery("rel"), join_type="left", on=eq(col("from_id", "rel"), col("profile_id", at)))
+        .join(held, on=on, join_type="left"),
     )
 
 
@@ -78,7 +87,7 @@ def _messages(tick: TickSql, step: Step, spec: cfg.SendSpec) -> exp.Select:
     r = "r"
     recipients = _recipients(tick, step, spec)
     local_tz = exp.func("COALESCE", col("timezone", "rp"), lit(tick.plan.timezone))
-    arrived = col("arrived_at", r)
+    arrived = col("sent_at", r)
     local = to_local(arrived, local_tz)
     suppressed = [exp.If(this=is_null(col("recipient_id", r)), true=lit("no_recipient"))]
     if tick.plan.holdout_percent is not None:
@@ -132,19 +141,13 @@ def _messages(tick: TickSql, step: Step, spec: cfg.SendSpec) -> exp.Select:
 
 
 def _record_messages(tick: TickSql, step: Step, spec: cfg.SendSpec, messages: str) -> None:
-    """A `send` record per message created by this tick: new arrivals that do not exit first."""
-    created = exp.and_(
-        exp.not_(col("carried", "o")),
-        exp.or_(
-            is_null(col("exit_at", "o")), exp.GT(this=col("exit_at", "o"), expression=col("arrived_at", "o"))
-        ),
-    )
+    """A `send` record per message created by this tick."""
     tick.record(
         aliased(messages, "o"),
-        created,
+        _created("o"),
         {
             "record": lit("send"),
-            "logical_at": col("arrived_at", "o"),
+            "logical_at": col("sent_at", "o"),
             "entry_id": col("entry_id", "o"),
             "profile_id": col("profile_id", "o"),
             "node_id": lit(step.id),
@@ -171,6 +174,21 @@ def _record_messages(tick: TickSql, step: Step, spec: cfg.SendSpec, messages: st
     )
 
 
+def _created(alias: str) -> exp.Expression:
+    """The rows of `message_<n>` (as `alias`) this tick creates: sent by its horizon and not before (a new
+    arrival, or a path held by a pause that resumed since the previous tick), and not preceded by an exit."""
+    sent_at = col("sent_at", alias)
+    previous = exp.func("COALESCE", tick_value("previous_tick_at"), ts(datetime(1, 1, 1)))
+    return exp.and_(
+        not_null(sent_at),
+        exp.or_(exp.not_(col("carried", alias)), exp.GT(this=sent_at.copy(), expression=previous)),
+        exp.or_(
+            is_null(col("exit_at", alias)),
+            exp.GT(this=col("exit_at", alias), expression=sent_at.copy()),
+        ),
+    )
+
+
 def _trigger_rows(tick: TickSql) -> None:
     """CTE `trigger_rows`: the triggering events of the messages this tick creates, for their payloads, read
     once per journey and only from the earliest of their times on (a range the event scan skips by), rather
@@ -180,9 +198,9 @@ def _trigger_rows(tick: TickSql) -> None:
         "send_triggers",
         union_all(
             [
-                exp.select("trigger_event_id", "entry_at")
-                .from_(f"message_{s}")
-                .where(exp.not_(col("carried")))
+                exp.select(col("trigger_event_id", "m"), col("entry_at", "m"))
+                .from_(aliased(f"message_{s}", "m"))
+                .where(_created("m"))
                 for s in sends
             ]
         ),
@@ -263,10 +281,11 @@ def _outcome(tick: TickSql, step: Step, messages: str, outcomes: set[str]) -> ex
     # (GREATEST ignores NULLs on some engines: no outcome yet must stay NULL, i.e. keep waiting)
     due = exp.Case(
         ifs=[
-            exp.If(this=suppressed_here.copy(), true=col("arrived_at", "m")),
+            exp.If(this=is_null(col("sent_at", "m")), true=exp.null()),
+            exp.If(this=suppressed_here.copy(), true=col("sent_at", "m")),
             exp.If(this=is_null(col("status_at", "x")), true=exp.null()),
         ],
-        default=exp.func("GREATEST", col("status_at", "x"), col("arrived_at", "m")),
+        default=exp.func("GREATEST", col("status_at", "x"), col("sent_at", "m")),
     )
     return (
         exp.select(

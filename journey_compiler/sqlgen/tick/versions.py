@@ -1,0 +1,62 @@
+"""An edited journey is a new version (its content hash, on every record). Spec section 3: "profiles in
+flight stay on node ids that still exist; a profile on a removed node leaves with reason `node_removed`".
+
+The first tick of a new version ends the paths waiting on removed nodes (at the tick's time: the moment the
+new version took over) and restates where every other waiting path rests, stamped with the new version, so
+`journey_state.version` says which version each profile is on. From then on those paths follow the new
+version's edges and rules like any other; its entry rules apply to new entries only.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from journey_compiler.sqlgen.ast import aliased, col, eq, lit
+from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
+from journey_compiler.sqlgen.tick.outcomes import PATH_KEYS
+
+REMOVED = "node_removed"
+
+
+def build(tick: TickSql, moves: str) -> None:
+    plan = tick.plan
+    nodes = [lit(step.id) for step in plan.steps]
+    older = exp.and_(
+        exp.NEQ(this=col("version", "p"), expression=lit(plan.version)),
+        exp.not_(exp.In(this=col("node_id", "p"), expressions=nodes)),
+    )
+    keys = {c: col(c, "p") for c in PATH_KEYS}
+    source = aliased("open_paths", "p")
+    ended = {"node_id": exp.null(), "reason": lit(REMOVED), "logical_at": tick_col("tick_at"), **keys}
+    tick.record(source, older, {"record": lit("transition"), "from_node": col("node_id", "p"), **ended})
+    tick.record(
+        source,
+        older.copy(),
+        {"record": lit("position"), **ended, "node_id": col("node_id", "p"), "status": lit("exited")},
+    )
+    moved = (
+        exp.select("1")
+        .from_(aliased(moves, "m"))
+        .where(
+            exp.and_(
+                eq(col("entry_id", "m"), col("entry_id", "p")),
+                exp.NEQ(this=col("outcome", "m"), expression=lit("stay")),
+            )
+        )
+    )
+    kept = exp.and_(
+        exp.NEQ(this=col("version", "p"), expression=lit(plan.version)),
+        exp.In(this=col("node_id", "p"), expressions=[n.copy() for n in nodes]),
+        exp.not_(exp.Exists(this=moved)),
+    )
+    tick.record(
+        source,
+        kept,
+        {
+            "record": lit("position"),
+            "node_id": col("node_id", "p"),
+            "logical_at": col("arrived_at", "p"),
+            "status": lit("active"),
+            **keys,
+        },
+    )
