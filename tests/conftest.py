@@ -217,3 +217,13 @@ def make_scenario(tmp_path: Path, scenario_builder) -> ScenarioFactory:
         return scenario_builder(tmp_path / name, journeys)
 
     return make
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `--dist loadgroup` (`./run test`) each module's tests share a worker, so a module-scoped
+    fixture (a warehouse ticked through a scenario) is built once, not once per worker; modules that name a
+    group of their own (the Spark tests: one JVM) keep it."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

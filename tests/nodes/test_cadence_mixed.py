@@ -1,7 +1,7 @@
 """Cadence invariance (spec section 3) for a journey mixing the newer node kinds: an `event_without` trigger,
 a `segment_split` on a tag (raw.profile_tags) and on behaviour, a `weekday` wait in each profile's timezone
 (or the journey's), an `event_split`, tags and a deferred send. Its branches depend on events and time alone,
-so ticking hourly or once at the end must give the same transitions, with the same logical times."""
+so ticking every two hours or once at the end must give the same transitions, with the same logical times."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def _outcome(sc):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, scenario_builder):
     out = {}
-    for name, step in (("hourly", H), ("once", None)):
+    for name, step in (("often", 2 * H), ("once", None)):
         sc = scenario_builder(tmp_path_factory.mktemp(f"mixed_{name}"), {"mixed": JOURNEY})
         for pid, tz in PROFILES.items():
             sc.profile(pid, timezone=tz)
@@ -165,13 +165,13 @@ def runs(tmp_path_factory, scenario_builder):
 
 
 @pytest.mark.parametrize("output", ["transitions", "states", "tags", "sends"])
-def test_hourly_and_once_give_the_same_results(runs, output):
-    assert runs["hourly"][output] == runs["once"][output]
+def test_every_two_hours_and_once_give_the_same_results(runs, output):
+    assert runs["often"][output] == runs["once"][output]
 
 
 def test_the_runs_did_tick_differently(runs):
     assert runs["once"]["tick_ats"] == {END}
-    assert len(runs["hourly"]["tick_ats"]) >= 8
+    assert len(runs["often"]["tick_ats"]) >= 4
 
 
 def test_the_scenario_exercises_every_branch(runs):
@@ -188,7 +188,7 @@ def test_the_scenario_exercises_every_branch(runs):
 
 
 def test_logical_times(runs):
-    sc = runs["hourly_scenario"]
+    sc = runs["often_scenario"]
     entered = {t["profile_id"]: t["logical_at"] for t in sc.transitions() if t["reason"] == "entered"}
     assert entered == {
         "a": mon(13, 10),

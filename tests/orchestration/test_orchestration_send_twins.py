@@ -39,10 +39,8 @@ def test_dagster_send_job_and_cli_record_the_same_outcomes(tmp_path: Path, smtp:
     with duckdb.connect(str(dagster_side.warehouse)) as con:
         generate_shop(con, dagster_side.load().warehouse, start=START, days=7, profiles=300)
     built = build_dbt_project(dagster_side)
-    moment = START + timedelta(days=1)
-    while moment <= SEND_AT:  # messages pile up unsent, so caps and exclusive_with have work to do
-        run_tick(dagster_side, built, moment)
-        moment += timedelta(days=1)
+    for days in (1, 3, 6):  # messages pile up unsent, so caps and exclusive_with have work to do
+        run_tick(dagster_side, built, START + timedelta(days=days))
     cli_side = tmp_path / "cli" / "shop.duckdb"
     cli_side.parent.mkdir()
     shutil.copyfile(dagster_side.warehouse, cli_side)
