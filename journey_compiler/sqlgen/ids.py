@@ -23,7 +23,10 @@ def stable_id(*parts: exp.Expression) -> exp.Expression:
 def bucket(*parts: exp.Expression) -> exp.Expression:
     """An integer in [0, BUCKETS) from the first 8 hex digits of md5(parts), identical on every engine."""
     prefix = exp.Substring(this=stable_id(*parts), start=exp.Literal.number(1), length=exp.Literal.number(8))
-    return exp.Mod(this=exp.cast(exp.Anonymous(this=HEX_NUMBER, expressions=[prefix]), "BIGINT"), expression=exp.Literal.number(BUCKETS))
+    return exp.Mod(
+        this=exp.cast(exp.Anonymous(this=HEX_NUMBER, expressions=[prefix]), "BIGINT"),
+        expression=exp.Literal.number(BUCKETS),
+    )
 
 
 def hex_number_for(dialect: str, node: exp.Expression) -> exp.Expression:
