@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from journey_compiler.warehouse.dialect import HEX_NUMBER
+
 BUCKETS = 10_000  # A/B percentages resolve to 0.01 %
-
-
-HEX_NUMBER = "JOURNEYS_HEX_NUMBER"
-"""A placeholder function: the integer a string of hex digits spells. No SQL function does that on every
-engine, so it is written in each target's form when the query is rendered (`hex_number_for`)."""
 
 
 def stable_id(*parts: exp.Expression) -> exp.Expression:
@@ -27,13 +24,3 @@ def bucket(*parts: exp.Expression) -> exp.Expression:
         this=exp.cast(exp.Anonymous(this=HEX_NUMBER, expressions=[prefix]), "BIGINT"),
         expression=exp.Literal.number(BUCKETS),
     )
-
-
-def hex_number_for(dialect: str, node: exp.Expression) -> exp.Expression:
-    """`node` with HEX_NUMBER written in the dialect's SQL: DuckDB casts a '0x' literal, Spark has CONV."""
-    if not (isinstance(node, exp.Anonymous) and node.name == HEX_NUMBER):
-        return node
-    (digits,) = node.expressions
-    if dialect == "spark":
-        return exp.func("CONV", digits, exp.Literal.number(16), exp.Literal.number(10))
-    return exp.DPipe(this=exp.Literal.string("0x"), expression=digits)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from journey_compiler.sqlgen.ids import hex_number_for
-
 DUCKDB, SPARK = "duckdb", "spark"
 TARGETS = (DUCKDB, SPARK)
+
+HEX_NUMBER = "JOURNEYS_HEX_NUMBER"
+"""A placeholder function: the integer a string of hex digits spells (the A/B buckets, sqlgen/ids.py). No SQL
+function does that on every engine, so it is written in each target's form when the query is rendered."""
 
 
 def for_dialect(dialect: str, expression: exp.Expression) -> exp.Expression:
@@ -22,9 +24,19 @@ def for_dialect(dialect: str, expression: exp.Expression) -> exp.Expression:
     def rewrite(node: exp.Expression) -> exp.Expression:
         if dialect == SPARK and isinstance(node, exp.DataType) and node.is_type(exp.DataType.Type.JSON):
             return exp.DataType.build("STRING", dialect=SPARK)
-        return hex_number_for(dialect, node)
+        return _hex_number_for(dialect, node)
 
     return expression.transform(rewrite)
+
+
+def _hex_number_for(dialect: str, node: exp.Expression) -> exp.Expression:
+    """`node` with HEX_NUMBER written in the dialect's SQL: DuckDB casts a '0x' literal, Spark has CONV."""
+    if not (isinstance(node, exp.Anonymous) and node.name == HEX_NUMBER):
+        return node
+    (digits,) = node.expressions
+    if dialect == SPARK:
+        return exp.func("CONV", digits, exp.Literal.number(16), exp.Literal.number(10))
+    return exp.DPipe(this=exp.Literal.string("0x"), expression=digits)
 
 
 def to_sql(expression: exp.Expression, dialect: str, *, pretty: bool = False) -> str:

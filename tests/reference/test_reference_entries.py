@@ -8,7 +8,7 @@ import hashlib
 from collections import Counter
 from datetime import timedelta
 
-from conftest import cadence_free, every, scenario_inputs
+from ref_harness import cadence_free, every, scenario_inputs
 
 ENTRY = scenario_inputs("tick/test_tick_entry.py")
 T0, H, D, M = ENTRY["T0"], ENTRY["H"], ENTRY["D"], ENTRY["M"]

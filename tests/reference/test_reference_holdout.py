@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import scenario_inputs
+from ref_harness import Ref, scenario_inputs, write_project
 
 HOLDOUT = scenario_inputs("nodes/test_holdout.py")
 PEOPLE, ACTIVATED, END = HOLDOUT["PEOPLE"], HOLDOUT["ACTIVATED"], HOLDOUT["END"]
@@ -14,8 +14,6 @@ PEOPLE, ACTIVATED, END = HOLDOUT["PEOPLE"], HOLDOUT["ACTIVATED"], HOLDOUT["END"]
 
 @pytest.fixture(scope="module")
 def held(tmp_path_factory):
-    from conftest import Ref, write_project
-
     ref = Ref(write_project(tmp_path_factory.mktemp("holdout") / "d", {"holdout_hello": HOLDOUT["JOURNEY"]}))
     ref.profiles(PEOPLE)
     for i, pid in enumerate(PEOPLE):

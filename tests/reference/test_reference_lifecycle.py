@@ -3,7 +3,7 @@ at R, stop at S on the welcome series), the same hand-computed expectations."""
 
 from __future__ import annotations
 
-from conftest import scenario_inputs
+from ref_harness import scenario_inputs
 
 LIFE = scenario_inputs("tick/test_tick_lifecycle.py")
 T0, H, D = LIFE["T0"], LIFE["H"], LIFE["D"]

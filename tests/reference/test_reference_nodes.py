@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from conftest import cadence_free, every, scenario_inputs
+from ref_harness import Ref, cadence_free, every, scenario_inputs, write_project
 
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
@@ -20,8 +20,6 @@ WAITS = scenario_inputs("nodes/test_waits.py")
 
 @pytest.fixture(scope="module")
 def waits(tmp_path_factory):
-    from conftest import Ref, write_project
-
     ref = Ref(write_project(tmp_path_factory.mktemp("w") / "d", {"local_waits": WAITS["JOURNEY"]}))
     for pid, (route, tz, arrival, _) in WAITS["CASES"].items():
         ref.profile(pid, timezone=tz, city=route)
@@ -71,8 +69,6 @@ EVENT_WAITS = scenario_inputs("nodes/test_event_waits.py")
 
 @pytest.fixture(scope="module")
 def event_waits(tmp_path_factory):
-    from conftest import Ref, write_project
-
     ref = Ref(write_project(tmp_path_factory.mktemp("ew") / "d", {"came_back": EVENT_WAITS["JOURNEY"]}))
     t = EVENT_WAITS["T"]
     for pid, events in EVENT_WAITS["EVENTS"].items():
@@ -150,8 +146,6 @@ EXITS = scenario_inputs("tick/test_tick_exits_goals.py")
 
 @pytest.fixture(scope="module")
 def exits(tmp_path_factory, welcome_yaml):
-    from conftest import Ref, write_project
-
     ref = Ref(write_project(tmp_path_factory.mktemp("ex") / "d", {"welcome_series": welcome_yaml}))
     ref.profiles(EXITS["SIGNUPS"])
     for pid, at in EXITS["SIGNUPS"].items():

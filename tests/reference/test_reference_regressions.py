@@ -4,7 +4,7 @@ interpreter gets literally the same journeys, rows, ticks and outcomes, and must
 from __future__ import annotations
 
 import pytest
-from conftest import Ref, scenario_inputs, write_project
+from ref_harness import Ref, scenario_inputs, write_project
 
 R = scenario_inputs("nodes/test_regression_oracle.py")
 

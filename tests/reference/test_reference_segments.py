@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import scenario_inputs
+from ref_harness import Ref, scenario_inputs, write_project
 
 SEG = scenario_inputs("nodes/test_segments.py")
 T, M, H, D = SEG["T"], SEG["M"], SEG["H"], SEG["D"]
@@ -15,8 +15,6 @@ T, M, H, D = SEG["T"], SEG["M"], SEG["H"], SEG["D"]
 
 @pytest.fixture(scope="module")
 def seg(tmp_path_factory):
-    from conftest import Ref, write_project
-
     journeys = {
         "probe": SEG["_probe"](),
         "audience_entry": SEG["AUDIENCE"],
@@ -160,8 +158,6 @@ day = SCHED["day"]
 
 @pytest.fixture(scope="module")
 def daily(tmp_path_factory):
-    from conftest import Ref, write_project
-
     journeys = {"daily_recall": SCHED["DAILY"], "long_stay": SCHED["LONG_STAY"]}
     ref = Ref(write_project(tmp_path_factory.mktemp("sched") / "d", journeys))
     for pid, tz in SCHED["MEMBERS"].items():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import scenario_inputs
+from ref_harness import Ref, scenario_inputs, write_project
 
 from journey_compiler.reference.ids import message_id
 
@@ -18,8 +18,6 @@ H, M = timedelta(hours=1), timedelta(minutes=1)
 
 @pytest.fixture(scope="module")
 def opts(tmp_path_factory):
-    from conftest import Ref, write_project
-
     ref = Ref(write_project(tmp_path_factory.mktemp("opts") / "d", {"send_opts": OPTS["JOURNEY"]}))
     for pid, (route, tz, at) in OPTS["PROFILES"].items():
         extra = {"plate_number": pid.upper()} if pid.startswith("car") else {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from conftest import scenario_inputs
+from ref_harness import scenario_inputs
 
 from journey_compiler.reference.ids import bucket
 
