@@ -51,9 +51,17 @@ def record_control(
         create_tables(con, control_tables())
         if action in LIFECYCLE:
             _check_lifecycle(con, journey_id, action, at)
-        recorded_by = os.environ.get("JOURNEYS_ACTOR") or getpass.getuser()
         now = datetime.now(UTC).replace(tzinfo=None)
-        con.execute(_RECORD, [journey_id, action, at, value, now, recorded_by, via])
+        con.execute(_RECORD, [journey_id, action, at, value, now, actor(), via])
+
+
+def actor() -> str:
+    """Who records a decision, for the audit tables: `JOURNEYS_ACTOR` (a scheduler or CI sets it to the
+    person it acts for), else the OS user."""
+    try:
+        return os.environ.get("JOURNEYS_ACTOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _check_decision(journey: Journey, action: str, value: str | None) -> None:

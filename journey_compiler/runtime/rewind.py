@@ -18,7 +18,6 @@ that creates the same message id finds it already handled and no sender sends it
 
 from __future__ import annotations
 
-import getpass
 import shutil
 import socket
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ import duckdb
 from sqlglot import exp
 
 from journey_compiler.errors import JourneysError
+from journey_compiler.runtime.controls import actor
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.metrics import recompute_metrics
 from journey_compiler.runtime.migrate import migrate_open_paths
@@ -83,7 +83,7 @@ select tick_at, watermark,
     (select max(p.tick_at) from {TICK_LOG_TABLE} p where p.finished_at is not null and p.tick_at < t.tick_at)
 from {TICK_LOG_TABLE} t where t.tick_at = (select max(tick_at) from {TICK_LOG_TABLE})
 """
-_RECORD = f"insert into {CONTROL_SCHEMA}.rewinds values (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_RECORD = f"insert into {CONTROL_SCHEMA}.rewinds values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _KEEP = f"insert into {REWOUND_MESSAGES} select ?, unnest(?::varchar[]), unnest(?::varchar[])"
 _METRIC_MARTS = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
 
@@ -110,7 +110,12 @@ class Rewind:
 
 
 def rewind(
-    workspace: Workspace, built: BuiltProject, to: datetime, *, keep_dispatched: bool = False
+    workspace: Workspace,
+    built: BuiltProject,
+    to: datetime,
+    *,
+    keep_dispatched: bool = False,
+    via: str = "cli",
 ) -> Rewind:
     """Remove every tick after `to` under the writer lock, in one transaction; then refresh the metric marts
     and the published copy, which are derived from what is left."""
@@ -132,7 +137,8 @@ def rewind(
             con.execute("begin")
             done = _remove_after(con, histories, to, handled)
             (kept_tick,) = con.execute(_LAST_KEPT).fetchone() or (None,)
-            con.execute(_RECORD, [done, to, kept_tick, first, last, count, len(handled), *_actor()])
+            who = [actor(), socket.gethostname(), via]
+            con.execute(_RECORD, [done, to, kept_tick, first, last, count, len(handled), *who])
             con.execute("commit")
         if _has_metric_marts(workspace):
             recompute_metrics(workspace, built)
@@ -275,11 +281,3 @@ def _unpublish(workspace: Workspace) -> None:
 def _has_metric_marts(workspace: Workspace) -> bool:
     with connect(workspace.warehouse, read_only=True) as con:
         return con.execute(_METRIC_MARTS, [CONTROL_SCHEMA, "journey_metrics"]).fetchone() is not None
-
-
-def _actor() -> tuple[str, str]:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return user, socket.gethostname()

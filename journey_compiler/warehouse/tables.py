@@ -89,6 +89,7 @@ REWINDS: Columns = {
     "kept_messages": "integer",
     "actor": "text",
     "host": "text",
+    "recorded_via": "text",
 }
 # Messages of rewound ticks that a sender had already handled, kept with their outcomes (`--keep-dispatched`).
 REWOUND_MESSAGES: Columns = {"rewound_at": "timestamp", "message_id": "text", "status": "text"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from journey_compiler.runtime.workspace import Workspace
-from orchestration.defs.controls.jobs import build_control_job
+from orchestration.defs.controls.jobs import build_control_job, build_rewind_job
 from orchestration.defs.metrics.assets import build_published_outputs
 from orchestration.defs.metrics.schedules import build_metrics_job, build_metrics_schedule
 from orchestration.defs.senders.assets import build_message_events
@@ -34,7 +34,7 @@ def build_definitions(workspace: Workspace, *, metrics_timezone: str = "UTC") ->
     return Definitions(
         assets=[*build_source_specs(prepared, sender.keys), models, sender, published],
         asset_checks=[build_rejected_rows_check(prepared, models)],
-        jobs=[tick_job, metrics_job, send_job, build_control_job(prepared)],
+        jobs=[tick_job, metrics_job, send_job, build_control_job(prepared), build_rewind_job(prepared)],
         schedules=[
             tick_schedule,
             build_metrics_schedule(metrics_job, metrics_timezone, tick_schedule.default_status),

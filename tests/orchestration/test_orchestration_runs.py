@@ -218,3 +218,26 @@ def test_control_job_records_a_pause_and_refuses_a_resume_of_a_running_journey(
     assert control("pause").success
     rows = sql(workspace, "select action, recorded_via from journeys.journey_controls where action = 'pause'")
     assert rows == [("pause", "dagster")]
+
+
+def test_rewind_job_refuses_to_take_back_sent_messages_then_keeps_them_when_told(
+    defs: Definitions, instance: DagsterInstance, workspace: Workspace
+) -> None:
+    """Last in the module: it takes back the first tick, whose emails the send test delivered."""
+
+    def rewind(**config: object) -> ExecuteInProcessResult:
+        return defs.resolve_job_def("journey_rewind").execute_in_process(
+            run_config={"ops": {"rewind_ticks": {"config": {"to": "2026-06-01T00:00:00", **config}}}},
+            instance=instance,
+            raise_on_error=False,
+        )
+
+    refused = rewind()
+    assert not refused.success
+    (failure,) = [e for e in refused.all_events if e.is_step_failure]
+    assert "already went to a provider" in str(failure.step_failure_data.error)
+    assert sql(workspace, "select count(*) from journeys.tick_log") == [(1,)]
+    assert rewind(keep_dispatched=True).success
+    assert sql(workspace, "select count(*) from journeys.tick_log") == [(0,)]
+    rows = sql(workspace, "select ticks_removed, kept_messages > 0, recorded_via from journeys.rewinds")
+    assert rows == [(1, True, "dagster")]
