@@ -26,6 +26,7 @@ from channel_senders.protocol import (
     Transport,
 )
 from channel_senders.rate_limit import TokenBucket
+from channel_senders.simulated import SimulatedTransport
 from channel_senders.transports import open_transport
 from journey_compiler.config.channels import Channel, ChannelsConfig
 
@@ -61,9 +62,11 @@ class _Channel:
 class OpenChannels:
     """Use as `async with OpenChannels(config, policy) as channels:` inside the dispatch's event loop."""
 
-    def __init__(self, config: ChannelsConfig, policy: RetryPolicy) -> None:
+    def __init__(self, config: ChannelsConfig, policy: RetryPolicy, *, simulate: bool = False) -> None:
         self._configs: dict[str, Channel] = dict(config.channels.items())
         self._policy = policy
+        self._simulate = simulate
+        """Every channel accepts every message at once (`SimulatedTransport`, no rate limit)."""
         self._open: dict[str, _Channel] = {}
 
     def config(self, channel: str) -> Channel | None:
@@ -74,6 +77,8 @@ class OpenChannels:
         return self._channel(channel).down
 
     def _channel(self, name: str) -> _Channel:
+        if name not in self._open and self._simulate:
+            self._open[name] = _Channel(SimulatedTransport(), TokenBucket(None), 1)
         if name not in self._open:
             config = self._configs.get(name)
             try:

@@ -111,6 +111,8 @@ class DispatchOptions:
     bounds memory and what a crash may send again."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     deferral: Backoff = field(default_factory=Backoff)
+    simulate: bool = False
+    """Accept every message without calling a provider (what-if backtests on a scratch copy)."""
 
 
 class _Due(NamedTuple):
@@ -198,7 +200,9 @@ class _Dispatch:
         with ThreadPoolExecutor(1, thread_name_prefix="outbox-duckdb") as database:
             self._database = database
             self._loop = loop
-            async with OpenChannels(self.channels_config, self.options.retry) as channels:
+            async with OpenChannels(
+                self.channels_config, self.options.retry, simulate=self.options.simulate
+            ) as channels:
                 while await self._pass(channels) and not self._limit_reached:
                     pass
         return self.report

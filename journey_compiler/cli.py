@@ -180,9 +180,14 @@ def tick(
 
 def _what_if(ws, changed: list[Path], at: str | None, until: str | None, every: str | None) -> None:  # noqa: ANN001
     """Backtest the ticks T..T2 on scratch copies: the journeys directory, and the second one if given."""
+    from channel_senders.outbox import DispatchOptions, dispatch_project
+    from journey_compiler.config.project import Project
     from journey_compiler.runtime.tick import tick_times
     from journey_compiler.runtime.whatif import backtest
     from journey_compiler.show.whatif import message_table, node_table
+
+    def dispatch(warehouse: Path, project: Project, moment: datetime) -> None:
+        dispatch_project(warehouse, project, moment, options=DispatchOptions(simulate=True))
 
     if at is None:
         raise JourneysError("--what-if replays history: give --at T (and --until T2 --every STEP)")
@@ -196,7 +201,7 @@ def _what_if(ws, changed: list[Path], at: str | None, until: str | None, every: 
         for directory in runs:
             task = progress.add_task(f"what-if {directory.name}", total=len(times))
             reports.append(
-                backtest(ws, times, directory, on_tick=lambda _, task=task: progress.advance(task))
+                backtest(ws, times, directory, lambda _, task=task: progress.advance(task), dispatch)
             )
     out.print(node_table(reports))
     out.print(message_table(reports))

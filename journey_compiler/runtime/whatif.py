@@ -5,8 +5,11 @@ left byte-identical and nothing is queued for the senders (the copy is thrown aw
 Logical times make a coarse cadence give the same transitions as a fine one, so a backtest may step a day
 at a time; a backtest that starts before the warehouse's last tick first rewinds the copy to its start.
 The report counts what the backtest's ticks wrote: entries, arrivals and branch shares per node,
-messages per channel and day, and suppressions by reason. Frequency caps and `exclusive_with` are applied
-at dispatch, which a backtest does not run: its message counts are before caps.
+messages per channel and day, and suppressions by reason. Frequency caps, `exclusive_with` and blacklists
+at dispatch are the outbox's rules: given a `dispatch` (the CLI passes the outbox with a simulated
+provider that accepts every message), each tick's due messages are dispatched on the copy at the tick's
+time, so cap collisions count as they would live, with sends at the backtest's tick times (a cap's window
+is judged at that granularity).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 
+from journey_compiler.config.project import Project
 from journey_compiler.errors import JourneysError
 from journey_compiler.runtime.lock import exclusive
 from journey_compiler.runtime.rewind import rewind
@@ -42,15 +46,19 @@ group by all
 """
 _MESSAGES = """
 select journey_id, channel, cast(not_before as date) as day, count(*) as messages,
+       count(*) filter (where status = 'sent') as sent,
        count(*) filter (where status = 'suppressed') as suppressed
 from journeys.send_queue
 where tick_at > ?
 group by all
 """
+# the tick's own reason, else the rule the outbox recorded (its detail reads `rule: why`)
 _SUPPRESSIONS = """
-select journey_id, coalesce(suppressed_by, 'unknown') as reason, count(*) as messages
-from journeys.send_queue
-where tick_at > ? and status = 'suppressed'
+select q.journey_id, coalesce(q.suppressed_by, split_part(e.detail, ':', 1), 'unknown') as reason,
+       count(*) as messages
+from journeys.send_queue as q
+left join journeys.message_events as e on e.message_id = q.message_id and e.status = 'suppressed'
+where q.tick_at > ? and q.status = 'suppressed'
 group by all
 """
 _LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
@@ -72,6 +80,8 @@ class ChannelDay:
     channel: str
     day: date
     messages: int
+    sent: int
+    """By the simulated dispatch (0 without one)."""
     suppressed: int
 
 
@@ -85,14 +95,19 @@ class WhatIfReport:
     """(journey, reason) -> suppressed messages."""
 
 
+Dispatch = Callable[[Path, Project, datetime], object]
+"""Sends what is due on the scratch warehouse at a time (the outbox with a simulated provider)."""
+
+
 def backtest(
     workspace: Workspace,
     times: list[datetime],
     journeys_dir: Path | None = None,
     on_tick: Callable[[datetime], None] = lambda _: None,
+    dispatch: Dispatch | None = None,
 ) -> WhatIfReport:
     """Tick a scratch copy of the warehouse at `times` with the journeys of `journeys_dir` (default: the
-    workspace's) and count what those ticks wrote."""
+    workspace's), dispatching after each tick if given, and count what those ticks wrote."""
     directory = (journeys_dir or workspace.journeys_dir).resolve()
     with _scratch_copy(workspace) as scratch:
         trial = Workspace.resolve(directory, scratch / workspace.warehouse.name, target=workspace.target)
@@ -105,6 +120,8 @@ def backtest(
         since = since or datetime(1, 1, 1)
         for moment in times:
             run_tick(trial, built, moment)
+            if dispatch is not None:
+                dispatch(trial.warehouse, built.project, moment)
             on_tick(moment)
         with duckdb.connect(str(trial.warehouse), read_only=True) as con:
             return _report(con, directory.name, len(times), since)

@@ -39,20 +39,22 @@ def node_table(reports: list[WhatIfReport]) -> Table:
 
 
 def message_table(reports: list[WhatIfReport]) -> Table:
-    """Messages per journey, channel and day (suppressed ones among them), for each report."""
-    table = Table(title="what-if: messages per channel and day (before caps)", title_justify="left")
+    """Messages per journey, channel and day (sent by the simulated dispatch, suppressed by the tick or by
+    the outbox's rules), for each report."""
+    table = Table(title="what-if: messages per channel and day", title_justify="left")
     for name in ("journey", "channel", "day"):
         table.add_column(name)
     for report in reports:
         suffix = f" ({escape(report.label)})" if len(reports) > 1 else ""
-        table.add_column(f"messages{suffix}", justify="right")
-        table.add_column(f"suppressed{suffix}", justify="right")
+        for name in ("messages", "sent", "suppressed"):
+            table.add_column(f"{name}{suffix}", justify="right")
     by_report = [{(m.journey_id, m.channel, m.day): m for m in r.messages} for r in reports]
     for key in sorted({k for rows in by_report for k in rows}):
         cells = []
         for rows in by_report:
             row = rows.get(key)
-            cells += [f"{row.messages:,}", f"{row.suppressed:,}"] if row else ["-", "-"]
+            counts = (row.messages, row.sent, row.suppressed) if row else None
+            cells += [f"{n:,}" for n in counts] if counts else ["-"] * 3
         table.add_row(escape(key[0]), escape(key[1]), f"{key[2]:%Y-%m-%d}", *cells)
     return table
 
@@ -62,4 +64,4 @@ def _caption(reports: list[WhatIfReport]) -> str:
     for report in reports:
         why = ", ".join(f"{j} {r} {n:,}" for (j, r), n in sorted(report.suppressions.items())) or "none"
         parts.append(f"{report.label}: {report.ticks} ticks on a scratch copy; suppressed by reason: {why}")
-    return escape("; ".join(parts) + ". Nothing live changed and nothing was queued for sending.")
+    return escape("; ".join(parts) + ". Nothing live changed and no provider was called.")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from channel_senders.outbox import DispatchOptions, dispatch_project
 from journey_compiler.runtime.whatif import backtest
 
 pytestmark = pytest.mark.slow
@@ -90,6 +91,37 @@ def test_two_directories_side_by_side_through_the_cli(sc, tmp_path, welcome_yaml
     (row,) = [line for line in done.stdout.splitlines() if "│ nudge_split" in line]
     cells = [c.strip() for c in row.split("│")]
     assert cells[4] != cells[7], "the changed directory sends more profiles to the nudge"
+
+
+def simulated_dispatch(warehouse, project, moment):
+    dispatch_project(warehouse, project, moment, options=DispatchOptions(simulate=True))
+
+
+def test_a_tighter_cap_shows_as_collisions_of_the_simulated_dispatch(sc, tmp_path):
+    """No SMTP server listens here: a sent email means the simulated provider took it. With one email a
+    week, every recipient's second email collides with the cap."""
+    capped = tmp_path / "capped"
+    shutil.copytree(sc.workspace.journeys_dir, capped)
+    channels = capped / "channels.yaml"
+    channels.write_text(channels.read_text().replace("email: {max: 5, per: 7d}", "email: {max: 1, per: 7d}"))
+    before = _digest(sc.workspace.warehouse)
+    live = backtest(sc.workspace, TICKS, dispatch=simulated_dispatch)
+    tight = backtest(sc.workspace, TICKS, capped, dispatch=simulated_dispatch)
+    assert _digest(sc.workspace.warehouse) == before
+    assert ("welcome_series", "frequency cap") not in live.suppressions
+
+    def emails(report):
+        rows = [m for m in report.messages if m.channel == "email"]
+        return sum(m.messages for m in rows), sum(m.sent for m in rows), sum(m.suppressed for m in rows)
+
+    created, sent, suppressed = emails(live)
+    assert created == emails(tight)[0] and sent > 0 and suppressed == 0
+    ((recipients,),) = sc.sql(
+        "select count(distinct recipient_id) from journeys.send_queue where channel = 'email'"
+    )
+    assert emails(tight)[1] == recipients, "one email per recipient went out"
+    collisions = tight.suppressions[("welcome_series", "frequency cap")]
+    assert collisions == emails(tight)[2] == created - recipients > 0
 
 
 def test_what_if_needs_a_start(sc):
