@@ -5,7 +5,6 @@ Lowering is also where unsupported features are refused, so nothing the SQL does
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -210,7 +209,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     return JourneyPlan(
         id=journey.id,
         name=journey.name or journey.id,
-        version=hashlib.md5(journey.model_dump_json(by_alias=True).encode()).hexdigest()[:12],
+        version=journey.version,
         priority=journey.priority,
         active_from=active_from,
         active_until=naive_utc(journey.active.until) if journey.active.until else None,

@@ -6,6 +6,7 @@ Node kinds form a discriminated union keyed by which kind key the node mapping c
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import time
 from typing import Annotated, Any, Literal
@@ -568,3 +569,8 @@ class Journey(StrictModel):
     @property
     def priority(self) -> int:
         return {"notification": 1, "urgent": 2, "normal": 3}[self.type]
+
+    @property
+    def version(self) -> str:
+        """The content hash an edit changes (spec section 3, "Journey edits"): stamped on every record."""
+        return hashlib.md5(self.model_dump_json(by_alias=True).encode()).hexdigest()[:12]

@@ -8,7 +8,7 @@ filter parser.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -26,11 +26,17 @@ from journey_compiler.reference.world import (
 )
 
 
-def interpret(project: Project, world: World, ticks: Sequence[datetime]) -> ReferenceOutput:
+def interpret(
+    project: Project,
+    world: World,
+    ticks: Sequence[datetime],
+    edits: Mapping[datetime, Project] | None = None,
+) -> ReferenceOutput:
     """Run every journey of the project over the world, tick by tick (naive UTC times, in order).
 
     README: "Re-running a tick that was applied changes nothing. Ticks only move forward: a tick earlier
-    than the last one applied is refused."
+    than the last one applied is refused." `edits` (tick -> the project from that tick on) edits journeys
+    in flight; an edit keeps the set of journeys and their ids (a journey added or removed is not modelled).
     """
     for earlier, later in zip(ticks, ticks[1:], strict=False):
         if later < earlier:
@@ -47,6 +53,12 @@ def interpret(project: Project, world: World, ticks: Sequence[datetime]) -> Refe
     profile_ids = sorted(set(index.profiles) | set(index.events))
     published: dict[str, list[TagRow]] = defaultdict(list)
     for tick_at in dict.fromkeys(ticks):
+        if edits and tick_at in edits:
+            project = edits[tick_at]
+            index = WorldIndex(project, world)
+            for run in runs:
+                if project.journeys[run.journey.id].version != run.journey.version:
+                    run.edit(project, project.journeys[run.journey.id])
         facts = TickFacts(index, tick_at, published)
         written = len(out.tags)
         for run in runs:
@@ -66,6 +78,7 @@ def interpret(project: Project, world: World, ticks: Sequence[datetime]) -> Refe
             status=entry.status,
             ab_group=entry.ab_group,
             entry_at=entry.entry_at,
+            version=entry.version,
         )
         for run in runs
         for entries in run.entries.values()

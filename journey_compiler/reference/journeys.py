@@ -44,6 +44,9 @@ from journey_compiler.reference.world import (
 RULES = NodeRules()
 RELEASED = "released"
 """The reason of a pseudo-move: a send reached during a pause creates its messages at the resume."""
+REMOVED = "node_removed"
+"""Spec section 3: "a profile on a removed node leaves with reason `node_removed`" (at the first tick of the
+version that removed it; an exit or a stop seen by that tick and due earlier wins, as it would anyway)."""
 
 
 @dataclass
@@ -61,6 +64,8 @@ class Entry:
     goals_done: set[str] = field(default_factory=set)
     held_send: bool = False
     """At a send reached during a pause, its messages not created yet."""
+    version: str = ""
+    """The journey version of its latest record."""
 
     @property
     def trigger_id(self) -> str | None:
@@ -257,6 +262,10 @@ class JourneyRun:
         stop = self.life.stop_seen(step.horizon)
         if stop is not None and (exit_at is None or stop <= exit_at):
             exit_at, reason = stop, STOPPED  # the stop wins a tie (docs/semantics.md)
+        if entry.node not in self.journey.nodes:  # an edit removed the node the path waits on
+            if exit_at is not None:
+                return Move(max(exit_at, entry.node_at), None, None, reason)
+            return Move(step.facts.tick_at, None, None, REMOVED)
         if entry.held_send:
             sent_at = self.life.released(entry.node_at, step.horizon)
             move = None if sent_at is None else Move(sent_at, None, entry.node, RELEASED)
@@ -269,6 +278,17 @@ class JourneyRun:
         if exit_at is not None and (move is None or exit_at <= move.at):
             return Move(max(exit_at, entry.node_at), None, None, reason)
         return move if move is not None and move.at <= step.horizon else None
+
+    def edit(self, project: Project, journey: j.Journey) -> None:
+        """Spec section 3, "Journey edits": from this tick on, paths in flight follow the new version's
+        edges and rules (a path on a removed node leaves, `next_move`); its entry rules apply to new entries
+        only. Every path still open is restated on the new version (`journey_state.version`)."""
+        self.project, self.journey = project, journey
+        self.window = EntryWindow.of(journey)
+        for entries in self.entries.values():
+            for entry in entries:
+                if entry.status == "active" and entry.node in journey.nodes:
+                    entry.version = journey.version
 
     def apply(self, step: ProfileTick, entry: Entry, move: Move) -> None:
         if move.reason == RELEASED:
@@ -291,6 +311,7 @@ class JourneyRun:
     def record(self, step: ProfileTick, entry: Entry, move: Move, from_node: str | None) -> None:
         if move.to_node is not None and isinstance(self.journey.nodes[move.to_node], j.AbRaceNode):
             self.race_arrivals.append((move.at, entry.entry_id))
+        entry.version = self.journey.version
         self.out.transitions.append(
             Transition(
                 tick_at=step.facts.tick_at,
@@ -303,6 +324,7 @@ class JourneyRun:
                 branch=move.branch,
                 reason=move.reason,
                 ab_group=entry.ab_group,
+                version=entry.version,
             )
         )
 

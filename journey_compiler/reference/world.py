@@ -103,6 +103,8 @@ class Transition:
     branch: str | None
     reason: str | None
     ab_group: str | None
+    version: str
+    """The journey version (content hash) the tick ran: spec section 3, "Journey edits"."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,8 @@ class StateRow:
     status: str
     ab_group: str | None
     entry_at: datetime
+    version: str
+    """The version the path is on: the one of its latest record."""
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,8 @@ class SqlEngine:
     """A tests/conftest.py Scenario: its workspace and the dbt project built for the current journeys."""
     journeys: dict[str, str] = dataclasses.field(default_factory=dict)
     """The journey files the current build was made from."""
+    edited: dict[datetime, Project] = dataclasses.field(default_factory=dict)
+    """The projects the last run's edits built, by tick (for the interpreter's `edits`)."""
 
     def __repr__(self) -> str:
         """Short, for hypothesis's report of a failing example (which prints the fixtures too)."""
@@ -189,13 +191,24 @@ class SqlEngine:
                 if (schema, table) != ("journeys", "deployment"):
                     con.execute(f'delete from "{schema}"."{table}"')
 
-    def run(self, world: World, ticks: tuple[datetime, ...], with_outcomes: bool) -> ReferenceOutput:
-        """Load `world`, tick at `ticks`; `with_outcomes` writes the outcome rule's rows after each tick."""
+    def run(
+        self,
+        world: World,
+        ticks: tuple[datetime, ...],
+        with_outcomes: bool,
+        edits: dict[datetime, dict[str, dict[str, Any]]] | None = None,
+    ) -> ReferenceOutput:
+        """Load `world`, tick at `ticks`; `with_outcomes` writes the outcome rule's rows after each tick;
+        at a tick of `edits` the journeys are rewritten and rebuilt first (a deploy of a new version, as
+        `journeys tick` after an edit). The projects the edits built are left in `edited`."""
         self.reset()
         warehouse = self.scenario.workspace.warehouse
         load_world(warehouse, self.scenario.built.project, world)
         seen: set[str] = set()
+        self.edited = {}
         for at in ticks:
+            if edits and at in edits:
+                self.edited[at] = self.use(edits[at])
             self.scenario.tick(at)
             if with_outcomes:
                 with duckdb.connect(str(warehouse)) as con:
@@ -214,11 +227,16 @@ def check_batch(
     record_property(EXAMPLES, batch.examples)
 
 
-Interpret = Callable[[Project, World, list[datetime]], ReferenceOutput]
+Interpret = Callable[..., ReferenceOutput]
+"""`journey_compiler.reference.interpret(project, world, ticks, edits)`."""
 
 
 def interpret_with_outcomes(
-    interpret: Interpret, project: Project, world: World, ticks: tuple[datetime, ...]
+    interpret: Interpret,
+    project: Project,
+    world: World,
+    ticks: tuple[datetime, ...],
+    edits: dict[datetime, Project] | None = None,
 ) -> ReferenceOutput:
     """The interpreter run tick by tick, adding after each tick the outcomes of the messages it created."""
     outcomes: list[MessageEvent] = []
@@ -226,9 +244,9 @@ def interpret_with_outcomes(
     output = ReferenceOutput()
     for k, at in enumerate(ticks):
         current = dataclasses.replace(world, message_events=[*world.message_events, *outcomes])
-        output = interpret(project, current, list(ticks[: k + 1]))
+        output = interpret(project, current, list(ticks[: k + 1]), edits)
         fresh = [m for m in output.messages if m.message_id not in seen]
         seen.update(m.message_id for m in fresh)
         outcomes += [e for m in fresh for e in outcomes_for(m, at)]
     final = dataclasses.replace(world, message_events=[*world.message_events, *outcomes])
-    return interpret(project, final, list(ticks)) if outcomes else output
+    return interpret(project, final, list(ticks), edits) if outcomes else output

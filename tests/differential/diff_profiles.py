@@ -20,13 +20,16 @@ class Profile:
     parts: tuple[int, int]
     """The fewest and most parts a batch draws (equal bounds: every batch checks as many examples)."""
     worlds: tuple[int, int]
+    edit_batches: int
+    """Batches of the test with journeys edited in flight (each world redeploys twice: fewer of them)."""
     derandomize: bool = False
 
 
 PROFILES = {
-    "default": Profile(batches=3, parts=(1, 1), worlds=(1, 1)),
-    "ci": Profile(batches=3, parts=(1, 1), worlds=(1, 1), derandomize=True),
-    "deep": Profile(batches=63, parts=(4, 4), worlds=(4, 4)),  # 63 x 16 = 1,008 examples per test
+    "default": Profile(batches=3, parts=(1, 1), worlds=(1, 1), edit_batches=2),
+    "ci": Profile(batches=3, parts=(1, 1), worlds=(1, 1), edit_batches=2, derandomize=True),
+    # 63 x 16 = 1,008 examples per test; with edits 16 x 16 = 256
+    "deep": Profile(batches=63, parts=(4, 4), worlds=(4, 4), edit_batches=16),
 }
 
 for name, profile in PROFILES.items():
@@ -49,3 +52,4 @@ controller, which prints the tally: conftest.py)."""
 NAME = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "default")
 settings.load_profile(NAME)
 ACTIVE = PROFILES[NAME]
+EDIT_BATCHES = int(os.environ.get("DIFFERENTIAL_BATCHES") or ACTIVE.edit_batches)

@@ -12,7 +12,7 @@ blacklists and `exclusive_with` are dispatch-time rules the ticks compared here 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -547,6 +547,8 @@ class Case:
     world: World
     cadences: tuple[tuple[datetime, ...], ...]
     drafts: tuple[EventDraft, ...] = ()
+    edits: tuple[tuple[datetime, dict[str, dict[str, Any]]], ...] = ()
+    """(tick, the journeys from that tick on): journeys edited in flight (spec section 3, "Journey edits")."""
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         """How hypothesis prints a falsifying example: as a reader would write the scenario by hand."""
@@ -666,6 +668,76 @@ class Batch:
         from diff_report import describe_case
 
         printer.text("\n\n".join(describe_case(case) for case in self.cases))
+
+
+# ---------------------------------------------------------------- edits in flight
+
+TARGET_KEYS = frozenset(
+    ("next", "then", "else", "happened", "timeout", "on_sent", "on_failed", "on_suppressed", "to")
+)
+"""The keys whose values name a successor node, wherever they sit in a node."""
+
+
+def _targets(value: Any, nodes: dict[str, Any]) -> list[str]:
+    """The node ids `value` names as successors (a `to:` may also be a quiet-hours end or an address)."""
+    if isinstance(value, dict):
+        return [
+            t
+            for k, v in value.items()
+            for t in ([v] if k in TARGET_KEYS and v in nodes else _targets(v, nodes))
+        ]
+    return [t for item in value for t in _targets(item, nodes)] if isinstance(value, list) else []
+
+
+def _retarget(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, dict):
+        return {k: new if k in TARGET_KEYS and v == old else _retarget(v, old, new) for k, v in value.items()}
+    return [_retarget(item, old, new) for item in value] if isinstance(value, list) else value
+
+
+def _removable(nodes: dict[str, dict[str, Any]]) -> list[str]:
+    """Nodes an edit may remove: not the start, with a successor to hand their arrivals to (a later node,
+    so the graph stays acyclic), not the send a message_status reads."""
+    read = {n["message_status"]["of"] for n in nodes.values() if "message_status" in n}
+    return [node_id for node_id in list(nodes)[1:] if _targets(nodes[node_id], nodes) and node_id not in read]
+
+
+@st.composite
+def edited_journey(draw: st.DrawFn, journey: dict[str, Any]) -> dict[str, Any]:
+    """The journey after an edit: a node removed (its arrivals go to its first successor), a wait or a
+    window changed, or only the name (a new version, the same graph)."""
+    nodes = journey["nodes"]
+    timed = [i for i, n in nodes.items() if "for" in n.get("wait", {})]
+    kinds = ["rename"] + ["remove"] * bool(_removable(nodes)) + ["retime"] * bool(timed)
+    kind = draw(st.sampled_from(kinds))
+    if kind == "remove":
+        gone = draw(st.sampled_from(_removable(nodes)))
+        heir = min(_targets(nodes[gone], nodes), key=list(nodes).index)
+        kept = {i: _retarget(n, gone, heir) for i, n in nodes.items() if i != gone}
+        return journey | {"nodes": kept}
+    if kind == "retime":
+        node_id = draw(st.sampled_from(timed))
+        wait = nodes[node_id]["wait"]
+        longer = draw(st.sampled_from([d for d in DURATIONS if d != wait["for"]]))
+        return journey | {"nodes": nodes | {node_id: nodes[node_id] | {"wait": {"for": longer}}}}
+    return journey | {"name": f"{journey['name']} (edited)"}
+
+
+@st.composite
+def batches_with_edits(
+    draw: st.DrawFn, shape: Shape, parts: tuple[int, int], worlds: tuple[int, int]
+) -> Batch:
+    """A batch whose journeys are edited in flight, one journey per part, at a tick of each world's cadence
+    after its first."""
+    batch = draw(batches(shape, count=1, parts=parts, worlds=worlds))
+    edited = {}
+    for _, journeys_of_part in batch.parts:
+        chosen = draw(st.sampled_from(sorted(journeys_of_part)))
+        edited |= journeys_of_part | {chosen: draw(edited_journey(journeys_of_part[chosen]))}
+    cases = tuple(
+        replace(case, edits=((draw(st.sampled_from(case.cadences[0][1:])), edited),)) for case in batch.cases
+    )
+    return replace(batch, cases=cases)
 
 
 @st.composite

@@ -10,7 +10,15 @@ from pathlib import Path
 
 from diff_harness import journey_files
 from diff_report import cadence_view, diff, full_view
-from diff_strategies import CADENCE_SHAPE, FULL_SHAPE, T0, batches, first_tick_at_or_after, projects
+from diff_strategies import (
+    CADENCE_SHAPE,
+    FULL_SHAPE,
+    T0,
+    batches,
+    batches_with_edits,
+    first_tick_at_or_after,
+    projects,
+)
 from hypothesis import given, settings
 
 from journey_compiler.config.project import load_project
@@ -20,10 +28,7 @@ from journey_compiler.render import compile_project
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "shop"
 
 
-@settings(max_examples=5)
-@given(project=projects(FULL_SHAPE))
-def test_generated_journeys_validate_and_compile(project, tmp_path_factory):
-    root = tmp_path_factory.mktemp("generated")
+def _compiles(project, root: Path) -> None:
     for part in ("warehouse.yaml", "channels.yaml", "segments", "metrics", "templates"):
         source = EXAMPLES / part
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, root / part)
@@ -33,6 +38,23 @@ def test_generated_journeys_validate_and_compile(project, tmp_path_factory):
     compiled = compile_project(load_project(root))
     assert not compiled.skipped
     assert set(compiled.journeys) == set(project)
+
+
+@settings(max_examples=5)
+@given(project=projects(FULL_SHAPE))
+def test_generated_journeys_validate_and_compile(project, tmp_path_factory):
+    _compiles(project, tmp_path_factory.mktemp("generated"))
+
+
+@settings(max_examples=10)
+@given(batch=batches_with_edits(FULL_SHAPE, parts=(1, 2), worlds=(1, 2)))
+def test_edited_journeys_validate_compile_and_change_one_journey_per_part(batch, tmp_path_factory):
+    (at, edited), *more = batch.cases[0].edits
+    assert not more and at != batch.cases[0].cadences[0][0], "one edit, after the first tick"
+    _compiles(edited, tmp_path_factory.mktemp("edited"))
+    for _, part in batch.parts:
+        changed = [jid for jid in part if edited[jid] != part[jid]]
+        assert len(changed) == 1 and set(edited[changed[0]]["nodes"]) <= set(part[changed[0]]["nodes"])
 
 
 @settings(max_examples=20)
@@ -61,7 +83,7 @@ def test_the_parts_of_a_batch_share_no_journey_profile_or_event(batch):
 
 
 def _transition(**changes) -> Transition:
-    base = Transition(T0, T0, "j0", "e1", "p0", None, "n0", None, "entered", None)
+    base = Transition(T0, T0, "j0", "e1", "p0", None, "n0", None, "entered", None, "v1")
     return dataclasses.replace(base, **changes)
 
 
@@ -81,5 +103,5 @@ def test_a_row_missing_on_one_side_is_reported_with_its_side():
     assert report.splitlines() == [
         "transitions:",
         "  only sql: tick_at=03-07 12:00 logical_at=03-07 12:00 journey_id=j0 entry_id=e2 profile_id=p0 "
-        "from_node=- to_node=n0 branch=- reason=entered ab_group=-",
+        "from_node=- to_node=n0 branch=- reason=entered ab_group=- version=v1",
     ]
