@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import resource
 import time
 from datetime import datetime
 from pathlib import Path
 
 _began = time.perf_counter()
+os.environ["DBT_WRITE_JSON"] = "true"  # the per-node times come from run_results.json
 
 from journey_compiler.runtime.tick import run_tick  # noqa: E402
 from journey_compiler.runtime.workspace import Workspace, build_dbt_project  # noqa: E402
