@@ -67,7 +67,9 @@ def _rows(warehouse: Warehouse, table: str) -> list[tuple]:
     return warehouse.execute(statement(f"select * from {table} order by {COMPARED[table]}")).fetchall()
 
 
-@pytest.fixture(scope="module")
+# session-scoped although only this module uses it: pytest may interleave the Spark modules' tests (they
+# share one worker and its JVM), which would tear a module-scoped world down and build it twice
+@pytest.fixture(scope="session")
 def staged(tmp_path_factory: pytest.TempPathFactory, spark: SparkWarehouse, spark_dir: Path):
     project = load_project(EXAMPLES)
     root = tmp_path_factory.mktemp("same_world")
