@@ -44,11 +44,21 @@ def sc(tmp_path_factory, scenario_builder, welcome_yaml):
     return scenario
 
 
-def test_replaying_the_live_directory_reproduces_what_the_ticks_wrote_and_changes_nothing(sc):
-    live = sc.workspace.warehouse
-    before = _digest(live)
-    report = backtest(sc.workspace, TICKS)
-    assert _digest(live) == before, "the live warehouse is byte-identical after a what-if run"
+def simulated_dispatch(warehouse, project, moment):
+    dispatch_project(warehouse, project, moment, options=DispatchOptions(simulate=True))
+
+
+@pytest.fixture(scope="module")
+def replayed(sc):
+    """The live directory backtested over the ticks the warehouse ran, dispatching as the CLI does."""
+    before = _digest(sc.workspace.warehouse)
+    report = backtest(sc.workspace, TICKS, dispatch=simulated_dispatch)
+    assert _digest(sc.workspace.warehouse) == before, "the live warehouse is byte-identical afterwards"
+    return report
+
+
+def test_replaying_the_live_directory_reproduces_what_the_ticks_wrote_and_changes_nothing(sc, replayed):
+    report = replayed
     arrivals = {
         (j, n): c
         for j, n, c in sc.sql(
@@ -93,11 +103,7 @@ def test_two_directories_side_by_side_through_the_cli(sc, tmp_path, welcome_yaml
     assert cells[4] != cells[7], "the changed directory sends more profiles to the nudge"
 
 
-def simulated_dispatch(warehouse, project, moment):
-    dispatch_project(warehouse, project, moment, options=DispatchOptions(simulate=True))
-
-
-def test_a_tighter_cap_shows_as_collisions_of_the_simulated_dispatch(sc, tmp_path):
+def test_a_tighter_cap_shows_as_collisions_of_the_simulated_dispatch(sc, replayed, tmp_path):
     """No SMTP server listens here: a sent email means the simulated provider took it. With one email a
     week, every recipient's second email collides with the cap."""
     capped = tmp_path / "capped"
@@ -105,7 +111,7 @@ def test_a_tighter_cap_shows_as_collisions_of_the_simulated_dispatch(sc, tmp_pat
     channels = capped / "channels.yaml"
     channels.write_text(channels.read_text().replace("email: {max: 5, per: 7d}", "email: {max: 1, per: 7d}"))
     before = _digest(sc.workspace.warehouse)
-    live = backtest(sc.workspace, TICKS, dispatch=simulated_dispatch)
+    live = replayed
     tight = backtest(sc.workspace, TICKS, capped, dispatch=simulated_dispatch)
     assert _digest(sc.workspace.warehouse) == before
     assert ("welcome_series", "frequency cap") not in live.suppressions
