@@ -92,6 +92,11 @@ EXITS: tuple[dict[str, Any], ...] = (
     {"did": {"event": "purchase"}},
     {"did": {"event": "unsubscribe", "where": "channel = 'email'"}},
     {"did": {"event": "activate", "within": "3h"}},
+    # on the profile's state: a segment matched or left, an attribute, an event leaving a window
+    {"segment": "vip"},
+    {"left_segment": "dormant_90d"},
+    {"not": {"where": "lifetime_value >= 500"}},
+    {"all": [{"segment": "members"}, {"did_not": {"event": "app_open", "within_last": "3h"}}]},
 )
 
 
@@ -394,12 +399,15 @@ def journeys(draw: st.DrawFn, journey_id: str, shape: Shape) -> dict[str, Any]:
     if draw(st.booleans()):
         journey["quiet_hours"] = draw(st.sampled_from(QUIET_HOURS))
     journey["entry"] = draw(entries())
-    exits = draw(st.lists(st.sampled_from(EXITS), max_size=1))
+    exits = draw(
+        st.lists(st.sampled_from(EXITS + (TAG_RULES if shape.tags_feed_segments else ())), max_size=1)
+    )
     if exits:
         journey["exit_when"] = exits
     goals = draw(st.lists(st.sampled_from(GOALS), max_size=2, unique_by=lambda g: str(g)))
     if goals:
         journey["goals"] = [{"id": f"goal{k}", **g} for k, g in enumerate(goals)]
+        journey["exit_on_goal"] = draw(st.booleans())
     holdout = draw(st.sampled_from((None, None, 30, 50)))  # large shares: both groups in a few entries
     if holdout is not None:
         journey["holdout"] = {"percent": holdout}
