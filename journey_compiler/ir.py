@@ -53,7 +53,8 @@ class EntryPlan:
     match: EventMatch | None
     mode: str
     """`cumulative` / `every` (event trigger), `without` (event_without: `match`, then not `absent`), or
-    `schedule` (schedule_recurring: the audience enters at each recorded occurrence)."""
+    `schedule` (schedule_recurring: the audience enters at each recorded occurrence), `once`
+    (schedule_once) or `segment` (profiles that newly satisfy `segment`)."""
     count: int
     starts_at: datetime
     ends_at: datetime | None
@@ -63,6 +64,8 @@ class EntryPlan:
     reentry: bool
     absent: EventMatch | None = None
     absent_within: timedelta | None = None
+    segment: Rule | None = None
+    """The `segment` trigger's segment: profiles enter when it turns true (segment_trigger.py)."""
     once_at: datetime | None = None
     """schedule_once: the planned time; the audience enters then if approved by it (else per `late`)."""
     run_when_approved: bool = False
@@ -144,8 +147,6 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         raise refuse("trigger `event` mode each_of")
     if entry.event_without is not None and entry.event_without.within is None:
         raise refuse("trigger `event_without` with `by:`")
-    if entry.segment is not None:
-        raise refuse("trigger `segment`")
     audience = [Rule(where=entry.where)] if entry.where else []
     if entry.audience is not None:
         audience.append(supported(entry.audience, "audience"))
@@ -162,6 +163,9 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     )
     if entry.schedule_recurring is not None:
         entry_plan = EntryPlan(match=None, mode="schedule", count=1, **common)  # type: ignore[arg-type]
+    elif entry.segment is not None:
+        segment = supported(Rule(segment=entry.segment), "trigger `segment`")
+        entry_plan = EntryPlan(match=None, mode="segment", count=1, segment=segment, **common)  # type: ignore[arg-type]
     elif entry.schedule_once is not None:
         once = entry.schedule_once
         entry_plan = EntryPlan(

@@ -23,6 +23,7 @@ from journey_compiler.reference.entries import (
     cron_occurrences,
     event_candidates,
     once_occurrence,
+    segment_candidates,
     utc,
 )
 from journey_compiler.reference.facts import OUTCOMES, READ_AS, TickFacts, status_order
@@ -112,6 +113,8 @@ class JourneyRun:
     once")."""
     previous_tick: datetime | None = None
     notified: bool = False
+    members: dict[str, bool] = field(default_factory=dict)
+    """The `segment` trigger: each profile's membership at the previous tick's horizon."""
     race_arrivals: list[tuple[datetime, str]] = field(default_factory=list)
     """(logical time, entry id) of every arrival at the journey's ab_race."""
     window: EntryWindow = field(init=False)
@@ -159,7 +162,21 @@ class JourneyRun:
         ]
 
     def candidates(self, step: ProfileTick, occurrences: list[datetime] | None) -> list[Candidate]:
-        if occurrences is None:
+        if self.journey.entry.segment is not None:
+            found = []
+            if step.profile_id in step.facts.index.profiles:
+                was = self.members.get(step.profile_id, False)
+                found, self.members[step.profile_id] = segment_candidates(
+                    self.project,
+                    self.journey,
+                    self.window,
+                    step.profile_id,
+                    step.facts,
+                    step.horizon,
+                    self.previous_tick,
+                    was,
+                )
+        elif occurrences is None:
             found = event_candidates(self.journey, self.window, step.profile_id, step.facts, step.horizon)
             found = [c for c in found if self.judged_now(step, c)]
         elif step.profile_id in step.facts.index.profiles:

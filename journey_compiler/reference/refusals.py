@@ -1,8 +1,8 @@
 """What the compiler does not execute yet, so the reference does not run it either.
 
-README: "The compiler refuses, with a note, any feature it does not execute yet: today `segment` triggers,
-`each_of` counting, `event_without` with `by:`, `did_not` branches in event checks and splits,
-`segment_split` with `all_matches`." The compiler also refuses `did_each` checks, `left_segment` where no
+README: "The compiler refuses, with a note, any feature it does not execute yet: today `each_of` counting,
+`event_without` with `by:`, `did_not` branches in event checks and splits, `segment_split` with
+`all_matches`." The compiler also refuses `did_each` checks, `left_segment` where no
 path has entered, and outcome branches on a send to `pick: all` subjects (several messages, one path); the
 same journeys are skipped here, with a note of the same kind.
 """
@@ -27,8 +27,8 @@ def _refusals(journey: j.Journey, project: Project) -> Iterator[str]:
         yield "trigger `event` mode each_of"
     if entry.event_without is not None and entry.event_without.by is not None:
         yield "trigger `event_without` with `by:`"
-    if entry.segment is not None:
-        yield "trigger `segment`"
+    if entry.segment is not None and (found := _rule_refusal(Rule(segment=entry.segment), project)):
+        yield f"trigger `segment`: {found}"
     if entry.audience is not None and (found := _rule_refusal(entry.audience, project)):
         yield f"audience: {found}"
     for node_id, node in journey.nodes.items():

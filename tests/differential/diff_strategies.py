@@ -335,7 +335,9 @@ def _has_send_before(graph: _Graph, i: int, shape: Shape) -> bool:
 def entries(draw: st.DrawFn) -> dict[str, Any]:
     """The `entry:` mapping: a trigger, maybe an audience, a frequency limit and re-entry."""
     kind = draw(
-        st.sampled_from(("cumulative", "every", "event_without", "schedule_recurring", "schedule_once"))
+        st.sampled_from(
+            ("cumulative", "every", "event_without", "schedule_recurring", "schedule_once", "segment")
+        )
     )
     entry: dict[str, Any]
     if kind in ("cumulative", "every"):
@@ -359,6 +361,8 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
         }
     elif kind == "schedule_recurring":
         entry = {"schedule_recurring": {"cron": draw(st.sampled_from(CRONS))}}
+    elif kind == "segment":
+        entry = {"segment": draw(st.sampled_from(("vip", "dormant_90d", "unsubscribed_sms", "members")))}
     else:
         entry = {
             "schedule_once": {

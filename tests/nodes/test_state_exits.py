@@ -8,7 +8,6 @@ tag or an order, which decides at its own time.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -102,7 +101,6 @@ GOALS = {
     ("g_order", "bought"): T0 + 6 * H,
     ("g_tie", "activated"): T0 + 7 * H,
 }
-ORDER = "insert into raw.orders (order_id, profile_id, amount, ordered_at) values (?, ?, ?, ?)"
 
 
 @pytest.fixture(scope="module")
@@ -115,15 +113,13 @@ def sc(tmp_path_factory, scenario_builder):
     scenario.profiles(OPENS)
     for event_id, pid, name, at, properties in EVENTS:
         scenario.event(event_id, pid, name, at, **properties)
-    for pid, tag, at in TAGS:
-        scenario.sql("insert into raw.profile_tags values (?, ?, ?)", [pid, tag, at])
+    for tag in TAGS:
+        scenario.tag(*tag)
     for order in ORDERS:
-        scenario.sql(ORDER, list(order))
+        scenario.order(*order)
     scenario.tick(TICKS[0])
     for pid, attributes in LATER.items():
-        scenario.sql(
-            "update raw.profiles set attributes = ? where profile_id = ?", [json.dumps(attributes), pid]
-        )
+        scenario.set_attributes(pid, attributes)
     for at in TICKS[1:]:
         scenario.tick(at)
     return scenario

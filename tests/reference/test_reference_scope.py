@@ -42,7 +42,6 @@ REFUSED = {
         "    then_not: {event: purchase}\n    by: '20:00'\n",
         "`by:`",
     ),
-    "seg_trigger": ("entry:\n  segment: vip\n", "trigger `segment`"),
     "left": ("entry:\n  event: {did: {event: signup}}\n  audience: {left_segment: vip}\n", "left_segment"),
 }
 

@@ -41,7 +41,7 @@ def first_true(tick: TickSql, name: str, source: str, rule: Rule) -> str:
         )
     )
     found: list[exp.Query] = [at_start]
-    points = _change_points(tick, parts)
+    points = change_points(tick, parts)
     if points:
         point = col("at", "c")
         found.append(
@@ -66,7 +66,7 @@ def first_true(tick: TickSql, name: str, source: str, rule: Rule) -> str:
     )
 
 
-def _change_points(tick: TickSql, parts: list[Rule]) -> list[exp.Select]:
+def change_points(tick: TickSql, parts: list[Rule]) -> list[exp.Select]:
     """(profile_id, at) of every instant where what the rule reads may change."""
     points: list[exp.Select] = []
     conditions = [c for p in parts for c in (p.did, p.did_not) if c is not None]
