@@ -52,7 +52,8 @@ class EntryPlan:
     match: EventMatch | None
     mode: str
     """`cumulative` / `every` (event trigger), `without` (event_without: `match`, then not `absent`), or
-    `schedule` (schedule_recurring: the audience enters at each recorded occurrence)."""
+    `schedule` (schedule_recurring: the audience enters at each recorded occurrence), `once`
+    (schedule_once) or `segment` (profiles that newly satisfy `segment`)."""
     count: int
     starts_at: datetime
     ends_at: datetime | None
@@ -62,6 +63,8 @@ class EntryPlan:
     reentry: bool
     absent: EventMatch | None = None
     absent_within: timedelta | None = None
+    segment: Rule | None = None
+    """The `segment` trigger's segment: profiles enter when it turns true (segment_trigger.py)."""
     once_at: datetime | None = None
     """schedule_once: the planned time; the audience enters then if approved by it (else per `late`)."""
     run_when_approved: bool = False
@@ -69,10 +72,16 @@ class EntryPlan:
 
 @dataclass(frozen=True)
 class ExitPlan:
-    match: EventMatch
+    match: EventMatch | None
     within: timedelta | None
     """Spec section 2: a condition's window runs `within` after entering (None: for as long as the path
     lasts)."""
+    rule: Rule | None = None
+    """A condition on the profile's state (segment, attribute, tag), instead of an event."""
+    detail: DetailCondition | None = None
+    """A detail goal with `exit_on_goal`: its count or sum reaching the threshold."""
+    reason: str = "exit_when"
+    """`goal` for the goals of a journey with `exit_on_goal: true`."""
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,8 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         properties = {k: v for k, v in declared[condition.names[0]].items() if k in shared}
         return EventMatch(condition.names, times or condition.times, condition.where, properties)
 
-    def supported(rule: Rule, where: str) -> Rule:
-        if (missing := unsupported(rule, project)) is not None:
+    def supported(rule: Rule, where: str, on_path: bool = False) -> Rule:
+        if (missing := unsupported(rule, project, on_path)) is not None:
             raise refuse(f"{where}: {missing}")
         return rule
 
@@ -137,8 +146,6 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         raise refuse("trigger `event` mode each_of")
     if entry.event_without is not None and entry.event_without.within is None:
         raise refuse("trigger `event_without` with `by:`")
-    if entry.segment is not None:
-        raise refuse("trigger `segment`")
     audience = [Rule(where=entry.where)] if entry.where else []
     if entry.audience is not None:
         audience.append(supported(entry.audience, "audience"))
@@ -155,6 +162,9 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     )
     if entry.schedule_recurring is not None:
         entry_plan = EntryPlan(match=None, mode="schedule", count=1, **common)  # type: ignore[arg-type]
+    elif entry.segment is not None:
+        segment = supported(Rule(segment=entry.segment), "trigger `segment`")
+        entry_plan = EntryPlan(match=None, mode="segment", count=1, segment=segment, **common)  # type: ignore[arg-type]
     elif entry.schedule_once is not None:
         once = entry.schedule_once
         entry_plan = EntryPlan(
@@ -182,16 +192,17 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
             **common,
         )  # type: ignore[arg-type]
 
-    exits = []
-    for rule in journey.exit_when:
-        if rule.did is None:
-            raise refuse(f"exit_when `{rule.kind}`")
-        exits.append(ExitPlan(match(rule.did), rule.did.within))
+    exits = [
+        ExitPlan(match(rule.did), rule.did.within)
+        if rule.did is not None
+        else ExitPlan(None, None, rule=supported(rule, "exit_when", on_path=True))
+        for rule in journey.exit_when
+    ]
     goals = []
     for goal in journey.goals:
         goals.append(GoalPlan(goal.id, match(goal.did) if goal.did else None, goal.within, goal.detail))
     if journey.exit_on_goal:
-        raise refuse("exit_on_goal")
+        exits += [ExitPlan(g.match, g.within, detail=g.detail, reason="goal") for g in goals]
 
     steps = []
     graph = {node_id: set() for node_id in journey.nodes}
@@ -203,7 +214,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         kind = cfg.kind_of(node)
         _check_node(node_id, node, refuse)
         for sub in _node_rules(node):
-            supported(sub, f"node {node_id!r}")
+            supported(sub, f"node {node_id!r}", on_path=isinstance(node, SEGMENT_NODES))
         steps.append(Step(node_id, kind, node, dict(node.successors()), _node_events(node, match)))
 
     return JourneyPlan(
@@ -233,6 +244,10 @@ def _node_events(node: object, match: Callable[[EventCondition], EventMatch]) ->
     if isinstance(node, cfg.EventSplitNode):
         return {f"branch_{i + 1}": match(b.did) for i, b in enumerate(node.event_split.branches) if b.did}
     return {}
+
+
+SEGMENT_NODES = (cfg.SegmentCheckNode, cfg.SegmentSplitNode)
+"""The nodes whose rules are asked of a path (so `left_segment` has an entry to compare with)."""
 
 
 def _node_rules(node: object) -> list[Rule]:

@@ -86,6 +86,21 @@ class Scenario:
             [event_id, profile_id, name, at, json.dumps(properties), loaded_at or at],
         )
 
+    def tag(self, profile_id: str, tag: str, at: datetime) -> None:
+        """Another system's tag (raw.profile_tags)."""
+        self.sql("insert into raw.profile_tags values (?, ?, ?)", [profile_id, tag, at])
+
+    def order(self, order_id: str, profile_id: str, amount: float, at: datetime) -> None:
+        self.sql(
+            "insert into raw.orders (order_id, profile_id, amount, ordered_at) values (?, ?, ?, ?)",
+            [order_id, profile_id, amount, at],
+        )
+
+    def set_attributes(self, profile_id: str, attributes: dict[str, Any]) -> None:
+        """Replace a profile's attributes (the warehouse keeps no history of them)."""
+        change = "update raw.profiles set attributes = ? where profile_id = ?"
+        self.sql(change, [json.dumps(attributes), profile_id])
+
     # ------------------------------------------------------------ running
 
     def tick(self, at: datetime) -> TickPlan:

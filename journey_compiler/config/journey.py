@@ -540,9 +540,13 @@ class Journey(StrictModel):
     quiet_hours: QuietHours | None = None
     exclusive_with: list[str] = []
     entry: Entry
-    exit_when: list[Rule] = []
+    exit_when: list[Rule] = Field(
+        [],
+        description="Leave at once, wherever the path is: an event (`did`, at its time) or a rule on the "
+        "profile's state (segment matched, `left_segment`, attribute, tag), at the instant it became true.",
+    )
     goals: list[Goal] = []
-    exit_on_goal: bool = False
+    exit_on_goal: bool = Field(False, description="Reaching a goal ends the path (reason `goal`).")
     holdout: Holdout | None = None
     metrics: list[str] = []
     start: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -62,7 +63,9 @@ class Rule(StrictModel):
     any: list[Rule] | None = None
     not_: Rule | None = Field(None, alias="not")
     segment: str | None = None
-    left_segment: str | None = None
+    left_segment: str | None = Field(
+        None, description="In the segment when the path entered, not any more (exits, checks and splits)."
+    )
     where: str | None = None
     tag: str | None = None
     did: EventCondition | None = None
@@ -83,3 +86,13 @@ class Rule(StrictModel):
 
 
 Match = Literal["all", "any"]
+
+
+def rule_parts(rule: Rule, segments: Mapping[str, Rule]) -> Iterator[Rule]:
+    """The rule and every rule inside it, through the segments it names (`segment`, `left_segment`), so a
+    caller can ask what a rule reads (events, tags, detail tables) wherever it is written down."""
+    yield rule
+    children = [*(rule.all or []), *(rule.any or []), *([rule.not_] if rule.not_ else [])]
+    children += [segments[name] for name in (rule.segment, rule.left_segment) if name is not None]
+    for child in children:
+        yield from rule_parts(child, segments)

@@ -18,8 +18,11 @@ from zoneinfo import ZoneInfo
 from croniter import croniter
 
 from journey_compiler.config import journey as j
+from journey_compiler.config.project import Project
+from journey_compiler.config.rules import Rule
 from journey_compiler.reference.facts import TickFacts
 from journey_compiler.reference.ids import trigger_key
+from journey_compiler.reference.segments import change_points, holds
 from journey_compiler.reference.world import Event
 
 LATE_APPROVAL_LIMIT = timedelta(hours=72)
@@ -124,3 +127,36 @@ def once_occurrence(journey: j.Journey, facts: TickFacts) -> datetime | None:
     if once.on_late_approval == "run_when_approved" and late <= LATE_APPROVAL_LIMIT:
         return approval.effective_at
     return None
+
+
+def segment_candidates(
+    project: Project,
+    journey: j.Journey,
+    window: EntryWindow,
+    profile_id: str,
+    facts: TickFacts,
+    horizon: datetime,
+    since: datetime | None,
+    was_member: bool,
+) -> tuple[list[Candidate], bool]:
+    """Spec: "`segment`: profiles that newly satisfy a segment ... enter" (docs/semantics.md, "The segment
+    trigger"): asked at the start of what this tick decides (the previous tick `since`, or the journey's
+    start) and at every instant after it where what the segment reads changes; each instant where it holds
+    and did not just before (before the start: `was_member`, as the previous tick left it) is a candidate.
+    One at the start itself is a change nothing dates (an attribute): it enters at the horizon, unless the
+    start is the journey's own. Returns the candidates and the membership at the horizon."""
+    assert journey.entry.segment is not None
+    rule = Rule(segment=journey.entry.segment)
+    start = max(since or window.starts_at, window.starts_at)
+    if start > horizon:
+        return [], was_member
+    points = change_points(project, rule, profile_id, facts)
+    found, member = [], was_member
+    for at in [start, *sorted(t for t in points if start < t <= horizon)]:
+        now = holds(project, rule, profile_id, at, facts)
+        if now and not member:
+            entry_at = horizon if at == start and at != window.starts_at else at
+            if window.admits(entry_at):
+                found.append(Candidate(entry_at, trigger_key(entry_at)))
+        member = now
+    return found, member

@@ -23,13 +23,14 @@ from journey_compiler.reference.entries import (
     cron_occurrences,
     event_candidates,
     once_occurrence,
+    segment_candidates,
     utc,
 )
 from journey_compiler.reference.facts import OUTCOMES, READ_AS, TickFacts, status_order
 from journey_compiler.reference.ids import entry_id, race_notice_id, trigger_key
 from journey_compiler.reference.lifecycle import STOPPED, Lifecycle
 from journey_compiler.reference.nodes import KEEP, Move, NodeRules, race_variant
-from journey_compiler.reference.segments import detail_reached, holds
+from journey_compiler.reference.segments import change_points, detail_reached, holds
 from journey_compiler.reference.sends import create_messages
 from journey_compiler.reference.world import (
     Event,
@@ -66,6 +67,8 @@ class Entry:
     """At a send reached during a pause, its messages not created yet."""
     version: str = ""
     """The journey version of its latest record."""
+    admitted_tick: datetime | None = None
+    """The tick that admitted it (a rule on the profile's state is looked at from there on)."""
 
     @property
     def trigger_id(self) -> str | None:
@@ -115,6 +118,8 @@ class JourneyRun:
     once")."""
     previous_tick: datetime | None = None
     notified: bool = False
+    members: dict[str, bool] = field(default_factory=dict)
+    """The `segment` trigger: each profile's membership at the previous tick's horizon."""
     race_arrivals: list[tuple[datetime, str]] = field(default_factory=list)
     """(logical time, entry id) of every arrival at the journey's ab_race."""
     window: EntryWindow = field(init=False)
@@ -162,7 +167,21 @@ class JourneyRun:
         ]
 
     def candidates(self, step: ProfileTick, occurrences: list[datetime] | None) -> list[Candidate]:
-        if occurrences is None:
+        if self.journey.entry.segment is not None:
+            found = []
+            if step.profile_id in step.facts.index.profiles:
+                was = self.members.get(step.profile_id, False)
+                found, self.members[step.profile_id] = segment_candidates(
+                    self.project,
+                    self.journey,
+                    self.window,
+                    step.profile_id,
+                    step.facts,
+                    step.horizon,
+                    self.previous_tick,
+                    was,
+                )
+        elif occurrences is None:
             found = event_candidates(self.journey, self.window, step.profile_id, step.facts, step.horizon)
             found = [c for c in found if self.judged_now(step, c)]
         elif step.profile_id in step.facts.index.profiles:
@@ -232,25 +251,54 @@ class JourneyRun:
             candidate.trigger,
             journey.start_node,
             at,
+            admitted_tick=step.facts.tick_at,
         )
         entries.append(admitted)
         self.record(step, admitted, Move(at, None, journey.start_node, "entered"), from_node=None)
         self.arrive(step, admitted)
 
-    def exit_time(self, step: ProfileTick, entry: Entry) -> datetime | None:
+    def exit_time(self, step: ProfileTick, entry: Entry) -> tuple[datetime, str] | None:
         """Spec: "`exit_when`: conditions ... checked at every tick; a profile that meets one leaves at once,
         wherever it is, and nothing after runs for it": the first exit event after the entry (its `within`,
-        if given, counts from the entry)."""
-        times = []
+        if given, counts from the entry), or the first instant a rule on the profile's state holds; with
+        `exit_on_goal`, "reaching a goal ends the path" too (reason `goal`; an `exit_when` wins a tie)."""
+        found = []
         for rule in self.journey.exit_when:
-            assert rule.did is not None
-            upper = step.horizon
-            if rule.did.within is not None:
-                upper = min(upper, entry.entry_at + rule.did.within)
-            at = step.facts.nth_time(step.profile_id, rule.did, entry.entry_at, upper, entry.trigger_id)
+            if rule.did is None:
+                at = self.state_exit(step, entry, rule)
+            else:
+                upper = step.horizon
+                if rule.did.within is not None:
+                    upper = min(upper, entry.entry_at + rule.did.within)
+                at = step.facts.nth_time(step.profile_id, rule.did, entry.entry_at, upper, entry.trigger_id)
             if at is not None:
-                times.append(at)
-        return min(times) if times else None
+                found.append((at, 0, "exit_when"))
+        if self.journey.exit_on_goal:
+            for goal in self.journey.goals:
+                if (at := self.goal_time(step.facts, entry, goal, step.horizon)) is not None:
+                    found.append((at, 1, "goal"))
+        if not found:
+            return None
+        at, _, reason = min(found)
+        return at, reason
+
+    def state_exit(self, step: ProfileTick, entry: Entry, rule: Rule) -> datetime | None:
+        """docs/semantics.md, "Exits on a segment or an attribute": asked at the start of what this tick
+        decides (the entry, if this tick admitted it, else the previous tick) and at every instant after it
+        where what the rule reads changes. Holding at the start: a new entry exits at once, an older one at
+        the horizon (no event says when it changed); else at the first such instant where it holds."""
+        new = entry.admitted_tick == step.facts.tick_at
+        start = entry.entry_at if new or self.previous_tick is None else self.previous_tick
+
+        def true_at(at: datetime) -> bool:
+            return holds(self.project, rule, step.profile_id, at, step.facts, entry.entry_at)
+
+        if start > step.horizon:
+            return None  # the journey ended before this tick: nothing in it moves
+        if true_at(start):
+            return entry.entry_at if new else step.horizon
+        points = change_points(self.project, rule, step.profile_id, step.facts)
+        return next((t for t in sorted(points) if start < t <= step.horizon and true_at(t)), None)
 
     def next_move(self, step: ProfileTick, entry: Entry) -> Move | None:
         """The entry's next move due by the horizon. README: "Exits win ties: if an exit event and a move
@@ -258,7 +306,7 @@ class JourneyRun:
         the exit's time or the arrival there, whichever is later."""
         if entry.status != "active":
             return None
-        exit_at, reason = self.exit_time(step, entry), "exit_when"
+        exit_at, reason = self.exit_time(step, entry) or (None, "exit_when")
         stop = self.life.stop_seen(step.horizon)
         if stop is not None and (exit_at is None or stop <= exit_at):
             exit_at, reason = stop, STOPPED  # the stop wins a tie (docs/semantics.md)
@@ -385,15 +433,17 @@ class JourneyRun:
         for goal in self.journey.goals:
             if goal.id in entry.goals_done:
                 continue
-            upper = min(entry.entry_at + goal.within, facts.tick_at)
-            if goal.did is not None:
-                at = facts.nth_time(entry.profile_id, goal.did, entry.entry_at, upper, entry.trigger_id)
-            else:
-                assert goal.detail is not None
-                at = detail_reached(goal.detail, entry.profile_id, facts, entry.entry_at, upper)
-            if at is not None:
+            if (at := self.goal_time(facts, entry, goal, facts.tick_at)) is not None:
                 entry.goals_done.add(goal.id)
                 self.out.goals.append(GoalRow(self.journey.id, entry.entry_id, entry.profile_id, goal.id, at))
+
+    def goal_time(self, facts: TickFacts, entry: Entry, goal: j.Goal, until: datetime) -> datetime | None:
+        """When the entry first met the goal, inside its window after the entry and by `until`."""
+        upper = min(entry.entry_at + goal.within, until)
+        if goal.did is not None:
+            return facts.nth_time(entry.profile_id, goal.did, entry.entry_at, upper, entry.trigger_id)
+        assert goal.detail is not None
+        return detail_reached(goal.detail, entry.profile_id, facts, entry.entry_at, upper)
 
     def race_notice(self, facts: TickFacts, horizon: datetime) -> None:
         """Spec: "when the test phase is over (its duration, or its sample size) the operator is notified

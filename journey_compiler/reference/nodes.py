@@ -162,13 +162,15 @@ class NodeRules:
 
     def visit_segment_check(self, step: ProfileTick, entry: Entry, node: j.SegmentCheckNode) -> Move:
         """Spec: "is the profile in a segment / does it match a filter now" (now: the arrival's time)."""
-        member = holds(step.project, node.segment_check, step.profile_id, entry.node_at, step.facts)
+        member = holds(
+            step.project, node.segment_check, step.profile_id, entry.node_at, step.facts, entry.entry_at
+        )
         return follow(node, "then" if member else "else", entry.node_at)
 
     def visit_segment_split(self, step: ProfileTick, entry: Entry, node: j.SegmentSplitNode) -> Move:
         """Spec: "several segment branches plus `else`; mode `first_match` (priority order)"."""
         for i, branch in enumerate(node.segment_split.branches):
-            if holds(step.project, branch, step.profile_id, entry.node_at, step.facts):
+            if holds(step.project, branch, step.profile_id, entry.node_at, step.facts, entry.entry_at):
                 return follow(node, f"branch_{i + 1}", entry.node_at)
         return follow(node, "else", entry.node_at)
 

@@ -1,10 +1,10 @@
 """What the compiler does not execute yet, so the reference does not run it either.
 
-README: "The compiler refuses, with a note, any feature it does not execute yet: today `segment` triggers,
-`each_of` counting, `event_without` with `by:`, `did_not` branches in event checks and splits,
-`segment_split` with `all_matches`, `left_segment`, `exit_on_goal`." The compiler also refuses `did_each`
-checks, `exit_when` rules other than `did`, and outcome branches on a send to `pick: all` subjects (several
-messages, one path); the same journeys are skipped here, with a note of the same kind.
+README: "The compiler refuses, with a note, any feature it does not execute yet: today `each_of` counting,
+`event_without` with `by:`, `did_not` branches in event checks and splits, `segment_split` with
+`all_matches`." The compiler also refuses `did_each` checks, `left_segment` where no
+path has entered, and outcome branches on a send to `pick: all` subjects (several messages, one path); the
+same journeys are skipped here, with a note of the same kind.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from journey_compiler.config import journey as j
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import Rule
+from journey_compiler.config.rules import Rule, rule_parts
 
 
 def refusal(journey: j.Journey, project: Project) -> str | None:
@@ -27,15 +27,10 @@ def _refusals(journey: j.Journey, project: Project) -> Iterator[str]:
         yield "trigger `event` mode each_of"
     if entry.event_without is not None and entry.event_without.by is not None:
         yield "trigger `event_without` with `by:`"
-    if entry.segment is not None:
-        yield "trigger `segment`"
+    if entry.segment is not None and (found := _rule_refusal(Rule(segment=entry.segment), project)):
+        yield f"trigger `segment`: {found}"
     if entry.audience is not None and (found := _rule_refusal(entry.audience, project)):
         yield f"audience: {found}"
-    for rule in journey.exit_when:
-        if rule.did is None:
-            yield f"exit_when `{rule.kind}`"
-    if journey.exit_on_goal:
-        yield "exit_on_goal"
     for node_id, node in journey.nodes.items():
         for found in _node_refusals(node, project):
             yield f"node {node_id!r}: {found}"
@@ -47,15 +42,8 @@ def _node_refusals(node: object, project: Project) -> Iterator[str]:
             yield "event_check without `did`"
         case j.EventSplitNode(event_split=spec) if any(b.did is None for b in spec.branches):
             yield "event_split branch with `did_not`"
-        case j.SegmentSplitNode(segment_split=spec):
-            if spec.mode == "all_matches":
-                yield "segment_split mode all_matches"
-            for branch in spec.branches:
-                if found := _rule_refusal(branch, project):
-                    yield found
-        case j.SegmentCheckNode(segment_check=rule):
-            if found := _rule_refusal(rule, project):
-                yield found
+        case j.SegmentSplitNode(segment_split=spec) if spec.mode == "all_matches":
+            yield "segment_split mode all_matches"
         case j.SendNode(send=send) as sender:
             outcomes = (sender.on_sent, sender.on_failed, sender.on_suppressed)
             if send.subject is not None and send.subject.pick == "all" and any(outcomes):
@@ -66,9 +54,9 @@ def _node_refusals(node: object, project: Project) -> Iterator[str]:
 
 
 def _rule_refusal(rule: Rule, project: Project) -> str | None:
-    if rule.kind == "left_segment":
-        return "segment rule `left_segment`"
-    children = [*(rule.all or []), *(rule.any or []), *([rule.not_] if rule.not_ else [])]
-    if rule.segment is not None:
-        children.append(project.segments[rule.segment].rule)
-    return next((found for child in children if (found := _rule_refusal(child, project))), None)
+    """`left_segment` compares with a path's entry: not where no path has entered (an audience, a send's
+    blacklist or whitelist)."""
+    segments = {name: segment.rule for name, segment in project.segments.items()}
+    if any(part.left_segment is not None for part in rule_parts(rule, segments)):
+        return "segment rule `left_segment` where no path has entered (it compares with the entry)"
+    return None

@@ -9,11 +9,11 @@ history)."
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import DetailCondition, EventCondition, Rule
+from journey_compiler.config.rules import DetailCondition, EventCondition, Rule, rule_parts
 from journey_compiler.reference.facts import TickFacts
 from journey_compiler.reference.filters import passes, typed_row
 
@@ -30,19 +30,32 @@ def profile_row(project: Project, facts: TickFacts, profile_id: str) -> dict[str
     return row
 
 
-def holds(project: Project, rule: Rule, profile_id: str, at: datetime, facts: TickFacts) -> bool:
-    """Is the rule true for the profile at logical time `at`?"""
+def holds(
+    project: Project,
+    rule: Rule,
+    profile_id: str,
+    at: datetime,
+    facts: TickFacts,
+    entered: datetime | None = None,
+) -> bool:
+    """Is the rule true for the profile at logical time `at` (asked of a path that entered at `entered`)?"""
     kind = rule.kind
     if kind == "all":
-        return all(holds(project, r, profile_id, at, facts) for r in rule.all or [])
+        return all(holds(project, r, profile_id, at, facts, entered) for r in rule.all or [])
     if kind == "any":
-        return any(holds(project, r, profile_id, at, facts) for r in rule.any or [])
+        return any(holds(project, r, profile_id, at, facts, entered) for r in rule.any or [])
     if kind == "not":
         assert rule.not_ is not None
-        return not holds(project, rule.not_, profile_id, at, facts)
+        return not holds(project, rule.not_, profile_id, at, facts, entered)
     if kind == "segment":
         assert rule.segment is not None
-        return holds(project, project.segments[rule.segment].rule, profile_id, at, facts)
+        return holds(project, project.segments[rule.segment].rule, profile_id, at, facts, entered)
+    if kind == "left_segment":
+        # docs/semantics.md: in the segment when the path entered, and not at `at`
+        assert rule.left_segment is not None and entered is not None
+        segment = Rule(segment=rule.left_segment)
+        was = holds(project, segment, profile_id, entered, facts, entered)
+        return was and not holds(project, segment, profile_id, at, facts, entered)
     if kind == "where":
         return passes(rule.where, profile_row(project, facts, profile_id))
     if kind == "tag":
@@ -61,10 +74,13 @@ def holds(project: Project, rule: Rule, profile_id: str, at: datetime, facts: Ti
 
 
 def _did(condition: EventCondition, profile_id: str, at: datetime, facts: TickFacts) -> bool:
-    """Spec: "did event E at least N times in the last D days": events in [at - D, at] (no D: all up to
-    `at`)."""
+    """Spec: "did event E at least N times in the last D days": events in (at - D, at] (no D: all up to
+    `at`); an event D before `at` has just left the window."""
     lower = at - condition.within_last if condition.within_last is not None else None
-    return len(facts.matching(profile_id, condition, lower, at)) >= condition.times
+    found = [
+        e for e in facts.matching(profile_id, condition, lower, at) if lower is None or e.event_time > lower
+    ]
+    return len(found) >= condition.times
 
 
 def _since(detail: DetailCondition, at: datetime) -> datetime | None:
@@ -94,9 +110,10 @@ def _amounts(
 
 
 def detail_holds(detail: DetailCondition, profile_id: str, at: datetime, facts: TickFacts) -> bool:
-    """A segment's detail rule: the total over the window that ends at `at`."""
-    amounts = _amounts(detail, profile_id, facts, _since(detail, at), at)
-    return _meets(detail, sum(amount for _, amount in amounts))
+    """A segment's detail rule: the total over the window (at - within_last, at]."""
+    since = _since(detail, at)
+    amounts = _amounts(detail, profile_id, facts, since, at)
+    return _meets(detail, sum(amount for t, amount in amounts if since is None or t > since))
 
 
 def detail_reached(
@@ -109,3 +126,21 @@ def detail_reached(
         if _meets(detail, total):
             return at
     return None
+
+
+def change_points(project: Project, rule: Rule, profile_id: str, facts: TickFacts) -> set[datetime]:
+    """Every instant where what the rule reads may change (attributes have no history, so within one tick
+    they do not): the profile's events, tag writes and detail rows, and when each leaves a `within_last`
+    window. A rule is true from one such instant to the next."""
+    segments = {name: segment.rule for name, segment in project.segments.items()}
+    parts = list(rule_parts(rule, segments))
+    windows = {timedelta(0)}
+    windows |= {c.within_last for p in parts for c in (p.did, p.did_not) if c and c.within_last}
+    windows |= {p.detail.within_last for p in parts if p.detail is not None and p.detail.within_last}
+    times = [e.event_time for e in facts.events(profile_id)]
+    times += [tagged_at for _, tagged_at in facts.index.raw_tags.get(profile_id, [])]
+    times += [row.tagged_at for row in facts.published_tags.get(profile_id, [])]
+    for p in parts:
+        if p.detail is not None:
+            times += [at for at, _ in facts.index.details.get((p.detail.table, profile_id), [])]
+    return {t + window for t in times for window in windows}

@@ -10,29 +10,39 @@ from __future__ import annotations
 from sqlglot import exp
 
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import EventCondition, Rule
+from journey_compiler.config.rules import EventCondition, Rule, rule_parts
 from journey_compiler.expressions import compile_filter, json_columns
 from journey_compiler.sqlgen.relations import ref
 
 PROFILE_FIELDS = ("profile_id", "email", "phone", "timezone")
 
 
-def unsupported(rule: Rule, project: Project) -> str | None:
-    """What in this rule (or a segment it names) is not compiled yet, if anything."""
-    if rule.kind == "left_segment":
-        return f"segment rule `{rule.kind}`"
-    children = [*(rule.all or []), *(rule.any or []), *([rule.not_] if rule.not_ else [])]
-    if rule.segment is not None:
-        children.append(project.segments[rule.segment].rule)
-    return next((found for child in children if (found := unsupported(child, project))), None)
+def unsupported(rule: Rule, project: Project, on_path: bool) -> str | None:
+    """What in this rule (or a segment it names) cannot be compiled where it is asked, if anything:
+    `left_segment` compares with the path's entry, so it needs a path (exits, segment checks and splits)."""
+    segments = {name: segment.rule for name, segment in project.segments.items()}
+    if not on_path and any(part.left_segment is not None for part in rule_parts(rule, segments)):
+        return "segment rule `left_segment` where no path has entered (it compares with the entry)"
+    return None
 
 
 class SegmentSql:
     def __init__(
-        self, project: Project, events: exp.Expression, profiles: exp.Expression, tags: exp.Expression
+        self,
+        project: Project,
+        events: exp.Expression,
+        profiles: exp.Expression,
+        tags: exp.Expression,
+        entered: exp.Expression | None = None,
     ) -> None:
         self.project = project
         self.events, self.profiles, self.tags = events, profiles, tags
+        self.entered = entered
+        """The entry time of the path asked about (`left_segment` compares with it), if one is."""
+
+    def on_path(self, entered: exp.Expression) -> SegmentSql:
+        """The same predicates, asked of a path that entered at `entered`."""
+        return SegmentSql(self.project, self.events, self.profiles, self.tags, entered)
 
     def predicate(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
         visit = getattr(self, f"visit_{rule.kind}")
@@ -51,6 +61,15 @@ class SegmentSql:
     def visit_segment(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
         assert rule.segment is not None
         return exp.paren(self.predicate(self.project.segments[rule.segment].rule, profile_id, at))
+
+    def visit_left_segment(
+        self, rule: Rule, profile_id: exp.Expression, at: exp.Expression
+    ) -> exp.Expression:
+        """In the segment when the path entered, and not at `at` (docs/semantics.md)."""
+        assert rule.left_segment is not None and self.entered is not None
+        segment = Rule(segment=rule.left_segment)
+        was = self.predicate(segment, profile_id, self.entered)
+        return exp.and_(was, exp.not_(self.predicate(segment, profile_id, at)))
 
     def visit_where(self, rule: Rule, profile_id: exp.Expression, at: exp.Expression) -> exp.Expression:
         assert rule.where is not None

@@ -92,6 +92,11 @@ EXITS: tuple[dict[str, Any], ...] = (
     {"did": {"event": "purchase"}},
     {"did": {"event": "unsubscribe", "where": "channel = 'email'"}},
     {"did": {"event": "activate", "within": "3h"}},
+    # on the profile's state: a segment matched or left, an attribute, an event leaving a window
+    {"segment": "vip"},
+    {"left_segment": "dormant_90d"},
+    {"not": {"where": "lifetime_value >= 500"}},
+    {"all": [{"segment": "members"}, {"did_not": {"event": "app_open", "within_last": "3h"}}]},
 )
 
 
@@ -330,7 +335,9 @@ def _has_send_before(graph: _Graph, i: int, shape: Shape) -> bool:
 def entries(draw: st.DrawFn) -> dict[str, Any]:
     """The `entry:` mapping: a trigger, maybe an audience, a frequency limit and re-entry."""
     kind = draw(
-        st.sampled_from(("cumulative", "every", "event_without", "schedule_recurring", "schedule_once"))
+        st.sampled_from(
+            ("cumulative", "every", "event_without", "schedule_recurring", "schedule_once", "segment")
+        )
     )
     entry: dict[str, Any]
     if kind in ("cumulative", "every"):
@@ -354,6 +361,8 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
         }
     elif kind == "schedule_recurring":
         entry = {"schedule_recurring": {"cron": draw(st.sampled_from(CRONS))}}
+    elif kind == "segment":
+        entry = {"segment": draw(st.sampled_from(("vip", "dormant_90d", "unsubscribed_sms", "members")))}
     else:
         entry = {
             "schedule_once": {
@@ -394,12 +403,15 @@ def journeys(draw: st.DrawFn, journey_id: str, shape: Shape) -> dict[str, Any]:
     if draw(st.booleans()):
         journey["quiet_hours"] = draw(st.sampled_from(QUIET_HOURS))
     journey["entry"] = draw(entries())
-    exits = draw(st.lists(st.sampled_from(EXITS), max_size=1))
+    exits = draw(
+        st.lists(st.sampled_from(EXITS + (TAG_RULES if shape.tags_feed_segments else ())), max_size=1)
+    )
     if exits:
         journey["exit_when"] = exits
     goals = draw(st.lists(st.sampled_from(GOALS), max_size=2, unique_by=lambda g: str(g)))
     if goals:
         journey["goals"] = [{"id": f"goal{k}", **g} for k, g in enumerate(goals)]
+        journey["exit_on_goal"] = draw(st.booleans())
     holdout = draw(st.sampled_from((None, None, 30, 50)))  # large shares: both groups in a few entries
     if holdout is not None:
         journey["holdout"] = {"percent": holdout}

@@ -42,13 +42,7 @@ REFUSED = {
         "    then_not: {event: purchase}\n    by: '20:00'\n",
         "`by:`",
     ),
-    "seg_trigger": ("entry:\n  segment: vip\n", "trigger `segment`"),
     "left": ("entry:\n  event: {did: {event: signup}}\n  audience: {left_segment: vip}\n", "left_segment"),
-    "on_goal": (
-        "entry:\n  event: {did: {event: signup}}\nexit_on_goal: true\n"
-        "goals: [{id: g, did: {event: activate}, within: 1d}]\n",
-        "exit_on_goal",
-    ),
 }
 
 

@@ -1,6 +1,7 @@
 {#-
     The ids a tick writes into a journey history are present and unique (spec sections 3 and 4): every record
-    names its entry and profile (the ab_race operator notice aside, which belongs to no entry), every send has
+    names its entry and profile (the ab_race operator notice aside, which belongs to no entry, and a segment
+    trigger's membership change, which names only its profile), every send has
     a message id that no other send record has, an entry is entered once, and one tick leaves one position
     per entry. Only this tick's records are checked (against the whole history where uniqueness needs it),
     so the check costs what the tick wrote. A failure fails the tick before it is marked applied, so its
@@ -23,7 +24,9 @@ this_tick as (
 problems as (
     select 'record without entry_id or profile_id' as problem, record, entry_id, message_id
     from this_tick
-    where (entry_id is null or profile_id is null) and not (record = 'send' and reason = 'race_over')
+    where (entry_id is null or profile_id is null)
+        and not (record = 'send' and reason = 'race_over')
+        and not (record = 'member' and profile_id is not null)
     union all
     select 'send without message_id', record, entry_id, message_id
     from this_tick

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlglot import exp
 
-from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, ts
+from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, ts
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_value
 
@@ -109,10 +109,3 @@ def admits(time: exp.Expression) -> exp.Expression:
         "COALESCE", exp.LT(this=time.copy(), expression=tick_value("stopped_at")), exp.true()
     )
     return exp.and_(exp.not_(exp.Exists(this=paused)), before_stop)
-
-
-def exit_reason(exit_at: exp.Expression) -> exp.Expression:
-    """Why a path left at its `exit_at`: the stop (which wins a tie with an exit event) or `exit_when`."""
-    return exp.Case(
-        ifs=[exp.If(this=eq(exit_at, tick_value("stopped_at")), true=lit(STOPPED))], default=lit("exit_when")
-    )

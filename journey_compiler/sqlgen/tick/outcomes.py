@@ -35,7 +35,7 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
     )
     exit_reason = exp.Case(
         ifs=[
-            exp.If(this=exit_first.copy(), true=lifecycle.exit_reason(col("exit_at"))),
+            exp.If(this=exit_first.copy(), true=col("exit_cause", "s")),
             exp.If(
                 this=ends_path.copy(), true=exp.Substring(this=col("branch"), start=lit(len(EXIT_BRANCH) + 1))
             ),
@@ -120,14 +120,14 @@ def record_moves(tick: TickSql) -> str:
             "node_id": exp.Case(
                 ifs=[exp.If(this=is_("exit"), true=exp.null())], default=col("next_node", "o")
             ),
-            # exit_when and the stop take none of the node's branches (docs/semantics.md, "An exit names no
-            # branch")
+            # exit_when, a goal exit and the stop take none of the node's branches (docs/semantics.md, "An
+            # exit names no branch")
             "branch": exp.Case(
                 ifs=[
                     exp.If(
                         this=exp.In(
                             this=col("exit_reason", "o"),
-                            expressions=[lit("exit_when"), lit(lifecycle.STOPPED)],
+                            expressions=[lit("exit_when"), lit("goal"), lit(lifecycle.STOPPED)],
                         ),
                         true=exp.null(),
                     )

@@ -17,10 +17,12 @@ PATH_COLUMNS = (
     "trigger_event_id",
     "ab_group",
     "exit_at",
+    "exit_cause",
     "arrived_at",
     "carried",
 )
-"""`carried`: the path was waiting at the node before this tick (it arrived in an earlier one)."""
+"""`exit_cause`: why it leaves at `exit_at` (`exit_when`, `goal`, `stopped`). `carried`: the path was waiting
+at the node before this tick (it arrived in an earlier one)."""
 LIVE_COLUMNS = (*PATH_COLUMNS[:5], "node_id", "arrived_at", "carried")
 """Every entry that may move in this tick: waiting ones from state and the new ones, at their node."""
 

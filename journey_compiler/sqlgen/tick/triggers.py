@@ -11,6 +11,7 @@ from sqlglot import exp
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, not_null, plus, ts, union_all
 from journey_compiler.sqlgen.events import event_filter
 from journey_compiler.sqlgen.relations import ref
+from journey_compiler.sqlgen.tick import segment_trigger
 from journey_compiler.sqlgen.tick.builder import TickSql, fresh_events, known_events, tick_col, tick_value
 
 
@@ -21,6 +22,8 @@ def trigger_events(tick: TickSql) -> exp.Select:
     entry = tick.plan.entry
     if entry.mode in ("schedule", "once"):
         return planned_entries(tick)
+    if entry.mode == "segment":
+        return segment_trigger.entries(tick)
     assert entry.match is not None
     window = [exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at))]
     if entry.ends_at is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from sqlglot import exp
 
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, not_null
-from journey_compiler.sqlgen.tick import lifecycle
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
 from journey_compiler.sqlgen.tick.outcomes import PATH_KEYS
 
@@ -26,9 +25,7 @@ def build(tick: TickSql, moves: str) -> None:
     # a waiting path (`live` carries its exit time) on a node the new version does not have
     removed = exp.and_(col("carried", "l"), exp.not_(exp.In(this=col("node_id", "l"), expressions=nodes)))
     exits = not_null(col("exit_at", "l"))
-    reason = exp.Case(
-        ifs=[exp.If(this=exits, true=lifecycle.exit_reason(col("exit_at", "l")))], default=lit(REMOVED)
-    )
+    reason = exp.Case(ifs=[exp.If(this=exits, true=col("exit_cause", "l"))], default=lit(REMOVED))
     left_at = exp.Case(
         ifs=[
             exp.If(this=exits.copy(), true=exp.func("GREATEST", col("exit_at", "l"), col("arrived_at", "l")))

@@ -33,4 +33,5 @@ def _member(tick: TickSql, step: Step, rule: Rule) -> exp.Expression:
     """Columns qualified: the predicate is a correlated subquery, where a bare `profile_id` would bind to
     the inner table."""
     at = f"at_{step.id}"
-    return tick.segments.predicate(rule, col("profile_id", at), col("arrived_at", at))
+    asked = tick.segments.on_path(col("entry_at", at))
+    return asked.predicate(rule, col("profile_id", at), col("arrived_at", at))
