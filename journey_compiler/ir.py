@@ -30,6 +30,16 @@ class EventMatch:
     properties: Mapping[str, ColumnType]
 
 
+@dataclass(frozen=True)
+class EventAnswer:
+    """A branch's event rule: `parts` met (their `times`-th occurrence) all or any of them; with `absent`
+    (`did_not`), the rule holds when the window closes with all (any) of the parts unmet."""
+
+    parts: tuple[EventMatch, ...]
+    match: str = "any"
+    absent: bool = False
+
+
 N = TypeVar("N")
 
 
@@ -39,8 +49,8 @@ class Step:
     kind: str
     node: cfg.AnyNode
     successors: Mapping[str, str]
-    events: Mapping[str, EventMatch]
-    """Event conditions of the node, resolved against the catalog (e.g. `did` of an event_check)."""
+    events: Mapping[str, EventAnswer]
+    """Event rules of the node by branch, resolved against the catalog (e.g. `did` of an event_check)."""
 
     def node_as(self, kind: type[N]) -> N:
         """The config node as the type its handler expects (the handler registry guarantees it)."""
@@ -225,15 +235,26 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     )
 
 
-def _node_events(node: object, match: Callable[[EventCondition], EventMatch]) -> dict[str, EventMatch]:
-    """Branch name -> the event condition that takes it, for the nodes that wait for events."""
-    if isinstance(node, cfg.EventCheckNode) and node.event_check.did is not None:
-        return {"then": match(node.event_check.did)}
+def _node_events(node: object, match: Callable[[EventCondition], EventMatch]) -> dict[str, EventAnswer]:
+    """Branch name -> the event rule that takes it, for the nodes that wait for events."""
+    if isinstance(node, cfg.EventCheckNode):
+        return {"then": _answer(node.event_check, match)}
     if isinstance(node, cfg.WaitForEventNode):
-        return {"happened": match(node.wait_for_event)}
+        return {"happened": EventAnswer((match(node.wait_for_event),))}
     if isinstance(node, cfg.EventSplitNode):
-        return {f"branch_{i + 1}": match(b.did) for i, b in enumerate(node.event_split.branches) if b.did}
+        return {f"branch_{i + 1}": _answer(b, match) for i, b in enumerate(node.event_split.branches)}
     return {}
+
+
+def _answer(rule: cfg.EventRule, match: Callable[[EventCondition], EventMatch]) -> EventAnswer:
+    """`did_not` counts each listed event on its own, as `did_each` counts each condition."""
+    if rule.did is not None:
+        return EventAnswer((match(rule.did),))
+    if rule.did_each is not None:
+        return EventAnswer(tuple(match(c) for c in rule.did_each), rule.match)
+    assert rule.did_not is not None
+    each = [rule.did_not.model_copy(update={"event": name, "events": None}) for name in rule.did_not.names]
+    return EventAnswer(tuple(match(c) for c in each), rule.match, absent=True)
 
 
 def _node_rules(node: object) -> list[Rule]:
@@ -257,9 +278,5 @@ def _check_node(node_id: str, node: object, refuse: Callable[[str], NotCompilabl
         and any(branch.startswith("on_") for branch in node.successors())
     ):
         no("send outcome branches with `subject: {pick: all}` (several messages, one path)")
-    if isinstance(node, cfg.EventCheckNode) and node.event_check.did is None:
-        no("event_check without `did`")
-    if isinstance(node, cfg.EventSplitNode) and any(b.did is None for b in node.event_split.branches):
-        no("event_split branch with `did_not`")
     if isinstance(node, cfg.SegmentSplitNode) and node.segment_split.mode == "all_matches":
         no("segment_split mode all_matches")

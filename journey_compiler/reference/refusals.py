@@ -1,9 +1,9 @@
 """What the compiler does not execute yet, so the reference does not run it either.
 
 README: "The compiler refuses, with a note, any feature it does not execute yet: today `segment` triggers,
-`each_of` counting, `event_without` with `by:`, `did_not` branches in event checks and splits,
-`segment_split` with `all_matches`, `left_segment`, `exit_on_goal`." The compiler also refuses `did_each`
-checks, `exit_when` rules other than `did`, and outcome branches on a send to `pick: all` subjects (several
+`each_of` counting, `event_without` with `by:`,
+`segment_split` with `all_matches`, `left_segment`, `exit_on_goal`." The compiler also refuses
+`exit_when` rules other than `did`, and outcome branches on a send to `pick: all` subjects (several
 messages, one path); the same journeys are skipped here, with a note of the same kind.
 """
 
@@ -43,10 +43,6 @@ def _refusals(journey: j.Journey, project: Project) -> Iterator[str]:
 
 def _node_refusals(node: object, project: Project) -> Iterator[str]:
     match node:
-        case j.EventCheckNode(event_check=spec) if spec.did is None:
-            yield "event_check without `did`"
-        case j.EventSplitNode(event_split=spec) if any(b.did is None for b in spec.branches):
-            yield "event_split branch with `did_not`"
         case j.SegmentSplitNode(segment_split=spec):
             if spec.mode == "all_matches":
                 yield "segment_split mode all_matches"

@@ -197,6 +197,17 @@ def _send(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, terminal: bool) 
     return node
 
 
+def _event_rule(draw: st.DrawFn) -> dict[str, Any]:
+    """An event check's or split branch's rule: `did`, `did_each` or `did_not`, with `all`/`any`."""
+    form = draw(st.sampled_from(("did", "did_each", "did_not")))
+    if form == "did":
+        return {"did": draw(st.sampled_from(CONDITIONS))}
+    match = {"match": draw(st.sampled_from(("all", "any")))}
+    if form == "did_each":
+        return {"did_each": draw(st.lists(st.sampled_from(CONDITIONS), min_size=1, max_size=2))} | match
+    return {"did_not": draw(st.sampled_from(CONDITIONS))} | match
+
+
 def _maybe_next(draw: st.DrawFn, graph: _Graph, i: int, node: dict[str, Any]) -> None:
     offset = draw(st.none() | offsets)
     if offset is not None:
@@ -234,10 +245,7 @@ def _node(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, kind: str) -> di
         node = {"wait": _wait(draw)}
     elif kind == "event_check":
         return {
-            "event_check": {
-                "did": draw(st.sampled_from(CONDITIONS)),
-                "within": draw(st.sampled_from(WINDOWS)),
-            },
+            "event_check": _event_rule(draw) | {"within": draw(st.sampled_from(WINDOWS))},
             "then": target(),
             "else": target(),
         }
@@ -249,11 +257,11 @@ def _node(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, kind: str) -> di
             "timeout": target(),
         }
     elif kind == "event_split":
-        conditions = draw(st.lists(st.sampled_from(CONDITIONS), min_size=1, max_size=3))
+        rules = [_event_rule(draw) for _ in range(draw(st.integers(1, 3)))]
         return {
             "event_split": {
                 "within": draw(st.sampled_from(WINDOWS)),
-                "branches": [{"did": c, "to": target()} for c in conditions],
+                "branches": [rule | {"to": target()} for rule in rules],
                 "else": target(),
             }
         }

@@ -64,23 +64,6 @@ def test_a_journey_using_a_refused_feature_is_skipped_with_a_note(make_ref, name
     assert out.transitions == []
 
 
-def test_did_not_branches_and_all_matches_are_refused(make_ref):
-    nodes = """
-nodes:
-  check:
-    event_check: {did_not: {event: purchase}, within: 1h}
-    then: a
-    else: b
-  a:
-    add_tag: a
-  b:
-    add_tag: b
-"""
-    ref = make_ref({"dn": HEADER.format(id="dn") + "entry:\n  event: {did: {event: signup}}\n" + nodes})
-    out = ref.run([datetime(2026, 3, 3)])
-    assert out.skipped == {"dn": "node 'check': event_check without `did`"}
-
-
 def test_ticks_only_move_forward(make_ref, welcome_yaml):
     ref = make_ref({"welcome_series": welcome_yaml})
     with pytest.raises(ValueError, match="back in time"):
