@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from graphlib import TopologicalSorter
 from typing import TypeVar
 
@@ -62,8 +62,9 @@ class Step:
 class EntryPlan:
     match: EventMatch | None
     mode: str
-    """`cumulative` / `every` (event trigger), `without` (event_without: `match`, then not `absent`), or
-    `schedule` (schedule_recurring: the audience enters at each recorded occurrence)."""
+    """`cumulative` / `every` (event trigger), `each_of` (event trigger: `each`, combined by `each_match`),
+    `without` (event_without: `match`, then not `absent`), or `schedule` (schedule_recurring: the audience
+    enters at each recorded occurrence)."""
     count: int
     starts_at: datetime
     ends_at: datetime | None
@@ -73,9 +74,29 @@ class EntryPlan:
     reentry: bool
     absent: EventMatch | None = None
     absent_within: timedelta | None = None
+    absent_by: time | None = None
+    """event_without `by:`: the window closes at this local time on the local day of `match`."""
+    timezone: str = "UTC"
+    """The journey's timezone: local rules of a profile without one (`by:`)."""
     once_at: datetime | None = None
     """schedule_once: the planned time; the audience enters then if approved by it (else per `late`)."""
     run_when_approved: bool = False
+    each: tuple[EventMatch, ...] = ()
+    """each_of: the conditions, each its own `times`; the profile enters once, when all (any) are met."""
+    each_match: str = "all"
+
+    @property
+    def entry_delay(self) -> timedelta | None:
+        """How long after its event an `event_without` candidate may enter at most (a local day lasts at
+        most 25 hours)."""
+        if self.absent_by is not None:
+            return timedelta(hours=25)
+        return self.absent_within
+
+    @property
+    def once(self) -> bool:
+        """The trigger enters a profile once (`cumulative`, `each_of`), not at every occurrence."""
+        return self.mode in ("cumulative", "each_of")
 
 
 @dataclass(frozen=True)
@@ -144,10 +165,6 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
 
     entry = journey.entry
     trigger = entry.event
-    if trigger is not None and trigger.mode == "each_of":
-        raise refuse("trigger `event` mode each_of")
-    if entry.event_without is not None and entry.event_without.within is None:
-        raise refuse("trigger `event_without` with `by:`")
     if entry.segment is not None:
         raise refuse("trigger `segment`")
     audience = [Rule(where=entry.where)] if entry.where else []
@@ -176,6 +193,16 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
             run_when_approved=once.on_late_approval == "run_when_approved",
             **common,
         )
+    elif trigger is not None and trigger.mode == "each_of":
+        assert trigger.each is not None
+        entry_plan = EntryPlan(
+            match=None,
+            mode="each_of",
+            count=1,
+            each=tuple(match(c) for c in trigger.each),
+            each_match=trigger.match,
+            **common,
+        )  # type: ignore[arg-type]
     elif trigger is not None:
         assert trigger.did is not None
         entry_plan = EntryPlan(
@@ -190,6 +217,8 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
             count=1,
             absent=match(without.then_not),
             absent_within=without.within,
+            absent_by=without.by,
+            timezone=journey.timezone,
             **common,
         )  # type: ignore[arg-type]
 

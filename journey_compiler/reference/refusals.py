@@ -1,7 +1,6 @@
 """What the compiler does not execute yet, so the reference does not run it either.
 
 README: "The compiler refuses, with a note, any feature it does not execute yet: today `segment` triggers,
-`each_of` counting, `event_without` with `by:`,
 `segment_split` with `all_matches`, `left_segment`, `exit_on_goal`." The compiler also refuses
 `exit_when` rules other than `did`, and outcome branches on a send to `pick: all` subjects (several
 messages, one path); the same journeys are skipped here, with a note of the same kind.
@@ -23,10 +22,6 @@ def refusal(journey: j.Journey, project: Project) -> str | None:
 
 def _refusals(journey: j.Journey, project: Project) -> Iterator[str]:
     entry = journey.entry
-    if entry.event is not None and entry.event.mode == "each_of":
-        yield "trigger `event` mode each_of"
-    if entry.event_without is not None and entry.event_without.by is not None:
-        yield "trigger `event_without` with `by:`"
     if entry.segment is not None:
         yield "trigger `segment`"
     if entry.audience is not None and (found := _rule_refusal(entry.audience, project)):

@@ -338,12 +338,23 @@ def _has_send_before(graph: _Graph, i: int, shape: Shape) -> bool:
 def entries(draw: st.DrawFn) -> dict[str, Any]:
     """The `entry:` mapping: a trigger, maybe an audience, a frequency limit and re-entry."""
     kind = draw(
-        st.sampled_from(("cumulative", "every", "event_without", "schedule_recurring", "schedule_once"))
+        st.sampled_from(
+            ("cumulative", "every", "event_without", "schedule_recurring", "schedule_once", "each_of")
+        )
     )
     entry: dict[str, Any]
     if kind in ("cumulative", "every"):
         entry = {"event": {"did": draw(st.sampled_from(TRIGGER_CONDITIONS)), "mode": kind}}
         entry["event"] |= draw(st.sampled_from(({}, {"times": 2})))
+    elif kind == "each_of":
+        each = st.sampled_from(TRIGGER_CONDITIONS + ({"event": "add_to_cart", "times": 2},))
+        entry = {
+            "event": {
+                "mode": kind,
+                "each": draw(st.lists(each, min_size=2, max_size=3, unique_by=str)),
+                "match": draw(st.sampled_from(("all", "any"))),
+            }
+        }
     elif kind == "event_without":
         entry = {
             "event_without": {
@@ -357,9 +368,15 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
                         )
                     )
                 ),
-                "within": draw(st.sampled_from(("30m", "1h", "3h"))),
             }
         }
+        # `by:` a local time on A's day (New York's clocks move inside the window)
+        deadline = draw(
+            st.sampled_from(
+                ({"within": "30m"}, {"within": "1h"}, {"within": "3h"}, {"by": "09:30"}, {"by": "22:00"})
+            )
+        )
+        entry["event_without"] |= deadline
     elif kind == "schedule_recurring":
         entry = {"schedule_recurring": {"cron": draw(st.sampled_from(CRONS))}}
     else:
@@ -378,7 +395,7 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
         {"frequency": {"max": 2}},
         {"frequency": {"max": 1, "per": "1d"}},
     )
-    if kind != "cumulative":
+    if kind not in ("cumulative", "each_of"):  # these enter a profile once
         limits += ({"frequency": {"max": 2, "per": "2h"}},)
     entry |= draw(st.sampled_from(limits))
     entry["reentry"] = draw(st.booleans())
@@ -464,8 +481,8 @@ def trigger_names(project: dict[str, dict[str, Any]]) -> set[str]:
     names = set()
     for journey in project.values():
         trigger = journey["entry"].get("event") or journey["entry"].get("event_without") or {}
-        condition = trigger.get("did", {})
-        names.update(condition.get("events") or [condition.get("event")])
+        for condition in trigger.get("each") or [trigger.get("did", {})]:
+            names.update(condition.get("events") or [condition.get("event")])
     return names
 
 

@@ -33,15 +33,6 @@ timezone: UTC
 active: {{from: "2026-01-01T00:00:00Z"}}
 """
 REFUSED = {
-    "each_of": (
-        "entry:\n  event:\n    mode: each_of\n    each: [{event: signup}, {event: activate}]\n",
-        "each_of",
-    ),
-    "by_time": (
-        "entry:\n  event_without:\n    did: {event: add_to_cart}\n"
-        "    then_not: {event: purchase}\n    by: '20:00'\n",
-        "`by:`",
-    ),
     "seg_trigger": ("entry:\n  segment: vip\n", "trigger `segment`"),
     "left": ("entry:\n  event: {did: {event: signup}}\n  audience: {left_segment: vip}\n", "left_segment"),
     "on_goal": (
