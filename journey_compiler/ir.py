@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from graphlib import TopologicalSorter
 from typing import TypeVar
 
@@ -29,6 +29,16 @@ class EventMatch:
     properties: Mapping[str, ColumnType]
 
 
+@dataclass(frozen=True)
+class EventAnswer:
+    """A branch's event rule: `parts` met (their `times`-th occurrence) all or any of them; with `absent`
+    (`did_not`), the rule holds when the window closes with all (any) of the parts unmet."""
+
+    parts: tuple[EventMatch, ...]
+    match: str = "any"
+    absent: bool = False
+
+
 N = TypeVar("N")
 
 
@@ -38,8 +48,8 @@ class Step:
     kind: str
     node: cfg.AnyNode
     successors: Mapping[str, str]
-    events: Mapping[str, EventMatch]
-    """Event conditions of the node, resolved against the catalog (e.g. `did` of an event_check)."""
+    events: Mapping[str, EventAnswer]
+    """Event rules of the node by branch, resolved against the catalog (e.g. `did` of an event_check)."""
 
     def node_as(self, kind: type[N]) -> N:
         """The config node as the type its handler expects (the handler registry guarantees it)."""
@@ -51,9 +61,10 @@ class Step:
 class EntryPlan:
     match: EventMatch | None
     mode: str
-    """`cumulative` / `every` (event trigger), `without` (event_without: `match`, then not `absent`), or
-    `schedule` (schedule_recurring: the audience enters at each recorded occurrence), `once`
-    (schedule_once) or `segment` (profiles that newly satisfy `segment`)."""
+    """`cumulative` / `every` (event trigger), `each_of` (event trigger: `each`, combined by `each_match`),
+    `without` (event_without: `match`, then not `absent`), `schedule` (schedule_recurring: the audience
+    enters at each recorded occurrence), `once` (schedule_once) or `segment` (profiles that newly satisfy
+    `segment`)."""
     count: int
     starts_at: datetime
     ends_at: datetime | None
@@ -65,9 +76,29 @@ class EntryPlan:
     absent_within: timedelta | None = None
     segment: Rule | None = None
     """The `segment` trigger's segment: profiles enter when it turns true (segment_trigger.py)."""
+    absent_by: time | None = None
+    """event_without `by:`: the window closes at this local time on the local day of `match`."""
+    timezone: str = "UTC"
+    """The journey's timezone: local rules of a profile without one (`by:`)."""
     once_at: datetime | None = None
     """schedule_once: the planned time; the audience enters then if approved by it (else per `late`)."""
     run_when_approved: bool = False
+    each: tuple[EventMatch, ...] = ()
+    """each_of: the conditions, each its own `times`; the profile enters once, when all (any) are met."""
+    each_match: str = "all"
+
+    @property
+    def entry_delay(self) -> timedelta | None:
+        """How long after its event an `event_without` candidate may enter at most (a local day lasts at
+        most 25 hours)."""
+        if self.absent_by is not None:
+            return timedelta(hours=25)
+        return self.absent_within
+
+    @property
+    def once(self) -> bool:
+        """The trigger enters a profile once (`cumulative`, `each_of`), not at every occurrence."""
+        return self.mode in ("cumulative", "each_of")
 
 
 @dataclass(frozen=True)
@@ -142,10 +173,6 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
 
     entry = journey.entry
     trigger = entry.event
-    if trigger is not None and trigger.mode == "each_of":
-        raise refuse("trigger `event` mode each_of")
-    if entry.event_without is not None and entry.event_without.within is None:
-        raise refuse("trigger `event_without` with `by:`")
     audience = [Rule(where=entry.where)] if entry.where else []
     if entry.audience is not None:
         audience.append(supported(entry.audience, "audience"))
@@ -175,6 +202,16 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
             run_when_approved=once.on_late_approval == "run_when_approved",
             **common,
         )
+    elif trigger is not None and trigger.mode == "each_of":
+        assert trigger.each is not None
+        entry_plan = EntryPlan(
+            match=None,
+            mode="each_of",
+            count=1,
+            each=tuple(match(c) for c in trigger.each),
+            each_match=trigger.match,
+            **common,
+        )  # type: ignore[arg-type]
     elif trigger is not None:
         assert trigger.did is not None
         entry_plan = EntryPlan(
@@ -189,6 +226,8 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
             count=1,
             absent=match(without.then_not),
             absent_within=without.within,
+            absent_by=without.by,
+            timezone=journey.timezone,
             **common,
         )  # type: ignore[arg-type]
 
@@ -235,19 +274,30 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     )
 
 
-def _node_events(node: object, match: Callable[[EventCondition], EventMatch]) -> dict[str, EventMatch]:
-    """Branch name -> the event condition that takes it, for the nodes that wait for events."""
-    if isinstance(node, cfg.EventCheckNode) and node.event_check.did is not None:
-        return {"then": match(node.event_check.did)}
+def _node_events(node: object, match: Callable[[EventCondition], EventMatch]) -> dict[str, EventAnswer]:
+    """Branch name -> the event rule that takes it, for the nodes that wait for events."""
+    if isinstance(node, cfg.EventCheckNode):
+        return {"then": _answer(node.event_check, match)}
     if isinstance(node, cfg.WaitForEventNode):
-        return {"happened": match(node.wait_for_event)}
+        return {"happened": EventAnswer((match(node.wait_for_event),))}
     if isinstance(node, cfg.EventSplitNode):
-        return {f"branch_{i + 1}": match(b.did) for i, b in enumerate(node.event_split.branches) if b.did}
+        return {f"branch_{i + 1}": _answer(b, match) for i, b in enumerate(node.event_split.branches)}
     return {}
 
 
 SEGMENT_NODES = (cfg.SegmentCheckNode, cfg.SegmentSplitNode)
 """The nodes whose rules are asked of a path (so `left_segment` has an entry to compare with)."""
+
+
+def _answer(rule: cfg.EventRule, match: Callable[[EventCondition], EventMatch]) -> EventAnswer:
+    """`did_not` counts each listed event on its own, as `did_each` counts each condition."""
+    if rule.did is not None:
+        return EventAnswer((match(rule.did),))
+    if rule.did_each is not None:
+        return EventAnswer(tuple(match(c) for c in rule.did_each), rule.match)
+    assert rule.did_not is not None
+    each = [rule.did_not.model_copy(update={"event": name, "events": None}) for name in rule.did_not.names]
+    return EventAnswer(tuple(match(c) for c in each), rule.match, absent=True)
 
 
 def _node_rules(node: object) -> list[Rule]:
@@ -271,9 +321,5 @@ def _check_node(node_id: str, node: object, refuse: Callable[[str], NotCompilabl
         and any(branch.startswith("on_") for branch in node.successors())
     ):
         no("send outcome branches with `subject: {pick: all}` (several messages, one path)")
-    if isinstance(node, cfg.EventCheckNode) and node.event_check.did is None:
-        no("event_check without `did`")
-    if isinstance(node, cfg.EventSplitNode) and any(b.did is None for b in node.event_split.branches):
-        no("event_split branch with `did_not`")
     if isinstance(node, cfg.SegmentSplitNode) and node.segment_split.mode == "all_matches":
         no("segment_split mode all_matches")

@@ -90,6 +90,14 @@ class _Checker:
                 condition.where, dict.fromkeys(shared), f"event {'/'.join(condition.names)}", (*path, "where")
             )
 
+    def event_rule(self, rule: j.EventRule, path: YamlPath) -> None:
+        """A check's or split branch's `did` / `did_each` / `did_not`."""
+        for key in ("did", "did_not"):
+            if getattr(rule, key) is not None:
+                self.event(getattr(rule, key), (*path, key))
+        for i, condition in enumerate(rule.did_each or []):
+            self.event(condition, (*path, "did_each", i))
+
     def filter(self, text: str, declared: dict[str, object], what: str, path: YamlPath) -> None:
         try:
             check_filter(text, declared, what)
@@ -216,15 +224,10 @@ class _Checker:
                 for i, branch in enumerate(spec.branches):
                     self.rule(branch, (*path, "segment_split", "branches", i))
             case j.EventCheckNode(event_check=spec):
-                for key in ("did", "did_not"):
-                    if getattr(spec, key) is not None:
-                        self.event(getattr(spec, key), (*path, "event_check", key))
-                for i, condition in enumerate(spec.did_each or []):
-                    self.event(condition, (*path, "event_check", "did_each", i))
+                self.event_rule(spec, (*path, "event_check"))
             case j.EventSplitNode(event_split=spec):
                 for i, branch in enumerate(spec.branches):
-                    key = "did" if branch.did is not None else "did_not"
-                    self.event(getattr(branch, key), (*path, "event_split", "branches", i, key))
+                    self.event_rule(branch, (*path, "event_split", "branches", i))
             case j.WaitForEventNode(wait_for_event=spec):
                 self.event(spec, (*path, "wait_for_event"))
             case j.MessageStatusNode(message_status=spec):

@@ -102,6 +102,13 @@ class EventTrigger(StrictModel):
     from_: AwareDatetime | None = Field(None, alias="from")
     until: AwareDatetime | None = None
 
+    @field_validator("each")
+    @classmethod
+    def _several(cls, each: list[EventCondition] | None) -> list[EventCondition] | None:
+        if each is not None and len(each) < 2:
+            raise ValueError("mode `each_of` combines at least two events; for one, use mode `cumulative`")
+        return each
+
     @model_validator(mode="after")
     def _shape(self) -> EventTrigger:
         if self.mode == "each_of" and not self.each:
@@ -239,18 +246,29 @@ class WaitForEventSpec(EventCondition):
     within: Duration
 
 
-class EventCheckSpec(StrictModel):
+class EventRule(StrictModel):
+    """The event answer of a check or a split branch: `did` (any of the events, `times` times together),
+    `did_each` (each condition its own count) or `did_not` (each listed event counted on its own), the
+    conditions combined by `match` (docs/semantics.md, "Event rules in checks and splits")."""
+
     did: EventCondition | None = None
-    did_each: list[EventCondition] | None = None
+    did_each: list[EventCondition] | None = Field(None, min_length=1)
     did_not: EventCondition | None = None
     match: Match = "all"
-    within: Duration
 
     @model_validator(mode="after")
-    def _one_form(self) -> EventCheckSpec:
+    def _one_form(self) -> EventRule:
         if sum(x is not None for x in (self.did, self.did_each, self.did_not)) != 1:
-            raise ValueError("event_check needs exactly one of did, did_each, did_not")
+            raise ValueError("give exactly one of did, did_each, did_not")
         return self
+
+    @property
+    def form(self) -> str:
+        return next(k for k in ("did", "did_each", "did_not") if getattr(self, k) is not None)
+
+
+class EventCheckSpec(EventRule):
+    within: Duration
 
 
 MessageStatus = Literal["sent", "delivered", "read", "clicked", "failed", "suppressed"]
@@ -272,16 +290,8 @@ class SegmentSplitSpec(StrictModel):
     else_: str = Field(alias="else")
 
 
-class EventBranch(StrictModel):
-    did: EventCondition | None = None
-    did_not: EventCondition | None = None
+class EventBranch(EventRule):
     to: str
-
-    @model_validator(mode="after")
-    def _one_form(self) -> EventBranch:
-        if (self.did is None) == (self.did_not is None):
-            raise ValueError("an event branch needs exactly one of did, did_not")
-        return self
 
 
 class EventSplitSpec(StrictModel):

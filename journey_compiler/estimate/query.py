@@ -71,7 +71,7 @@ class EstimateSql:
     ) -> exp.Expression | None:
         """Did the profile do what the trigger asks between its start and `at` (None: a planned entry, or a
         trigger this module does not know, which `trigger_unjudged` names)?"""
-        if entry.match is None or entry.mode not in JUDGED:
+        if not judged(entry):
             return None
         window: list[exp.Expression] = [
             exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at)),
@@ -121,9 +121,15 @@ class EstimateSql:
 
 def trigger_unjudged(entry: EntryPlan) -> str | None:
     """What of the trigger the estimate leaves out, if anything."""
-    if entry.mode in (*PLANNED, *JUDGED):
+    if entry.mode in PLANNED or judged(entry):
         return None
-    return f"trigger `{entry.mode}`: everyone in the audience counted as entering"
+    what = "event_without` with `by:" if entry.absent_by is not None else entry.mode
+    return f"trigger `{what}`: everyone in the audience counted as entering"
+
+
+def judged(entry: EntryPlan) -> bool:
+    """Does the estimate ask the trigger's own rule (the windows of `by:` are not estimated yet)?"""
+    return entry.match is not None and entry.mode in JUDGED and entry.absent_by is None
 
 
 def _key(rule: Rule) -> str:

@@ -5,8 +5,9 @@ by the time, the policy `on_late_approval: cancel | run_when_approved` applies; 
 cancelled either way. `schedule_recurring`: a cron ... until the end time; the audience enters at each
 occurrence. `event`: doing event A (with property filter) between the trigger's start and end. Counting
 modes: `cumulative` (the N-th time in total: enters once), `every` (each N-th time: enters again each
-time). `event_without`: did A, then did not do B within a window after A; the profile enters when the window
-closes without B."
+time), `each_of` (several events, each with its own count, combined with `all`/`any`: enters once).
+`event_without`: did A, then did not do B within a window after A (or by a local time on the day of A);
+the profile enters when the window closes without B."
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from croniter import croniter
 from journey_compiler.config import journey as j
 from journey_compiler.config.project import Project
 from journey_compiler.config.rules import Rule
+from journey_compiler.reference.clock import to_local, to_utc
 from journey_compiler.reference.facts import TickFacts
 from journey_compiler.reference.ids import trigger_key
 from journey_compiler.reference.segments import change_points, holds
@@ -70,6 +72,8 @@ def event_candidates(
 ) -> list[Candidate]:
     """The triggering events this tick sees, with the logical time each would enter at."""
     entry = journey.entry
+    if entry.event is not None and entry.event.mode == "each_of":
+        return each_of_candidates(entry.event, window, profile_id, facts)
     if entry.event is not None:
         trigger = entry.event
         assert trigger.did is not None
@@ -84,19 +88,57 @@ def event_candidates(
         )  # the N-th, or every N-th
         return [Candidate(e.event_time, trigger_key(e.event_id), e) for e in chosen]
     without = entry.event_without
-    assert without is not None and without.within is not None
+    assert without is not None
     found = []
     for event in facts.events(profile_id):
         if not (window.admits(event.event_time) and facts.matches(event, without.did)):
             continue
-        closes = event.event_time + without.within
-        if closes > horizon:
+        closes = window_close(without, event.event_time, facts, profile_id, journey.timezone)
+        if closes is None or closes > horizon:
             continue
         # "did not do B within a window after A" (B `times` times; B at A's instant or at the close counts)
         others = facts.matching(profile_id, without.then_not, event.event_time, closes, event.event_id)
         if len(others) < without.then_not.times:
             found.append(Candidate(closes, trigger_key(event.event_id), event))
     return found
+
+
+def window_close(
+    without: j.EventWithoutTrigger, at: datetime, facts: TickFacts, profile_id: str, timezone: str
+) -> datetime | None:
+    """Spec: "did not do B within a window after A (or by a local time on the day of A)": `within` after A,
+    or the `by` local time on A's local day, in the profile's timezone, else the journey's (spec section 1).
+    An A after that time has no window that day: it opens none (docs/semantics.md)."""
+    if without.within is not None:
+        return at + without.within
+    assert without.by is not None
+    profile = facts.index.profiles.get(profile_id)
+    zone = (profile.timezone if profile else None) or timezone
+    closes = to_utc(datetime.combine(to_local(at, zone).date(), without.by), zone)
+    return closes if closes >= at else None
+
+
+def each_of_candidates(
+    trigger: j.EventTrigger, window: EntryWindow, profile_id: str, facts: TickFacts
+) -> list[Candidate]:
+    """Spec: "`each_of` (several events, each with its own count, combined with `all`/`any`: enters once)":
+    the one candidate is the event that meets the last of the conditions (`all`) or the first (`any`),
+    each met by its `times`-th matching event in the trigger's window (ties: by event id)."""
+    assert trigger.each is not None
+    met = []
+    for condition in trigger.each:
+        matching = [
+            e for e in facts.events(profile_id) if window.admits(e.event_time) and facts.matches(e, condition)
+        ]
+        if len(matching) >= condition.times:
+            met.append(matching[condition.times - 1])
+    if not met or (trigger.match == "all" and len(met) < len(trigger.each)):
+        return []
+    order = [(e.event_time, e.event_id, e) for e in met]
+    _, _, event = (
+        max(order, key=lambda o: o[:2]) if trigger.match == "all" else min(order, key=lambda o: o[:2])
+    )
+    return [Candidate(event.event_time, trigger_key(event.event_id), event)]
 
 
 def cron_occurrences(journey: j.Journey, start: datetime, end: datetime) -> list[datetime]:

@@ -227,8 +227,8 @@ class JourneyRun:
         """The entry rules at the candidate's logical time; admit it or let it go."""
         journey, entry, at = self.journey, self.journey.entry, candidate.at
         entries = self.entries[step.profile_id]
-        if entry.event is not None and entry.event.mode == "cumulative" and entries:
-            return  # "the N-th time in total: enters once"
+        if entry.event is not None and entry.event.mode in ("cumulative", "each_of") and entries:
+            return  # "the N-th time in total: enters once"; each_of "enters once"
         if not self.life.admits(at):
             return  # spec: while paused "no new profile ... enters"; "Stopping ... moves nobody again"
         if journey.quiet_hours and in_quiet_hours(at, step.timezone, journey.quiet_hours):

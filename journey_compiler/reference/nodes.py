@@ -55,7 +55,7 @@ def event_race(
     step: ProfileTick,
     entry: Entry,
     node: object,
-    branches: list[tuple[str, EventCondition]],
+    branches: list[tuple[str, j.EventRule]],
     within: timedelta,
     otherwise: str,
 ) -> Move:
@@ -65,16 +65,39 @@ def event_race(
     reached the node (or entered), and never the event that triggered the entry": the `times`-th match in
     [arrival, arrival + within]."""
     close = entry.node_at + within
-    facts, trigger = step.facts, entry.trigger_id
     answered = [
         (at, i, branch)
-        for i, (branch, condition) in enumerate(branches)
-        if (at := facts.nth_time(step.profile_id, condition, entry.node_at, close, trigger)) is not None
+        for i, (branch, rule) in enumerate(branches)
+        if (at := holds_at(step, entry, rule, close)) is not None
     ]
     if answered:
         at, _, branch = min(answered)
         return follow(node, branch, at)
     return follow(node, otherwise, close)
+
+
+def holds_at(step: ProfileTick, entry: Entry, rule: j.EventRule, close: datetime) -> datetime | None:
+    """When an event rule holds in [arrival, close] (docs/semantics.md, "Event rules in checks and
+    splits"): `did` at its `times`-th match; `did_each` when the first (`any`) or the last (`all`) of its
+    conditions is met; `did_not` at the close, when none (`all`) or not all (`any`) of its events, each
+    counted on its own, reached `times`."""
+    facts, trigger = step.facts, entry.trigger_id
+
+    def met(condition: EventCondition) -> datetime | None:
+        return facts.nth_time(step.profile_id, condition, entry.node_at, close, trigger)
+
+    if rule.did is not None:
+        return met(rule.did)
+    pick = all if rule.match == "all" else any
+    if rule.did_each is not None:
+        times = [met(condition) for condition in rule.did_each]
+        found = [t for t in times if t is not None]
+        if not pick(t is not None for t in times):
+            return None
+        return max(found) if rule.match == "all" else min(found)
+    assert rule.did_not is not None
+    each = [rule.did_not.model_copy(update={"event": n, "events": None}) for n in rule.did_not.names]
+    return close if pick(met(condition) is None for condition in each) else None
 
 
 class NodeRules:
@@ -131,7 +154,7 @@ class NodeRules:
         """Spec: "until an event happens `within` a duration (then the `happened` branch), else the `timeout`
         branch when the duration has passed"."""
         spec = node.wait_for_event
-        return event_race(step, entry, node, [("happened", spec)], spec.within, "timeout")
+        return event_race(step, entry, node, [("happened", j.EventRule(did=spec))], spec.within, "timeout")
 
     def visit_ab_split(self, step: ProfileTick, entry: Entry, node: j.AbSplitNode) -> Move:
         """Spec: "random but deterministic split by percentages (same profile + journey + entry -> same
@@ -175,16 +198,18 @@ class NodeRules:
         return follow(node, "else", entry.node_at)
 
     def visit_event_check(self, step: ProfileTick, entry: Entry, node: j.EventCheckNode) -> Move:
-        """Spec: "within a window after reaching the node: `did` ...; the profile waits in the node until the
-        answer is known: `then` as soon as the condition holds, `else` when the window closes"."""
+        """Spec: "within a window after reaching the node: `did` (any of several events N times), `did_each`
+        (each event its own count, `all`/`any`), `did_not` (`all`/`any`); the profile waits in the node until
+        the answer is known: `then` as soon as the condition holds, `else` when the window closes"."""
         spec = node.event_check
-        assert spec.did is not None
-        return event_race(step, entry, node, [("then", spec.did)], spec.within, "else")
+        return event_race(step, entry, node, [("then", spec)], spec.within, "else")
 
     def visit_event_split(self, step: ProfileTick, entry: Entry, node: j.EventSplitNode) -> Move:
         """Spec: "several event-condition branches plus `else`, evaluated like `event_check`"."""
         spec = node.event_split
-        branches = [(f"branch_{i + 1}", b.did) for i, b in enumerate(spec.branches) if b.did is not None]
+        branches: list[tuple[str, j.EventRule]] = [
+            (f"branch_{i + 1}", b) for i, b in enumerate(spec.branches)
+        ]
         return event_race(step, entry, node, branches, spec.within, "else")
 
     def visit_message_status(self, step: ProfileTick, entry: Entry, node: j.MessageStatusNode) -> Move:

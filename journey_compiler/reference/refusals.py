@@ -1,10 +1,9 @@
 """What the compiler does not execute yet, so the reference does not run it either.
 
-README: "The compiler refuses, with a note, any feature it does not execute yet: today `each_of` counting,
-`event_without` with `by:`, `did_not` branches in event checks and splits, `segment_split` with
-`all_matches`." The compiler also refuses `did_each` checks, `left_segment` where no
-path has entered, and outcome branches on a send to `pick: all` subjects (several messages, one path); the
-same journeys are skipped here, with a note of the same kind.
+README: "The compiler refuses, with a note, any feature it does not execute yet: today `segment_split` with
+`all_matches`." The compiler also refuses `left_segment` where no path has entered, and outcome branches on
+a send to `pick: all` subjects (several messages, one path); the same journeys are skipped here, with a
+note of the same kind.
 """
 
 from __future__ import annotations
@@ -23,10 +22,6 @@ def refusal(journey: j.Journey, project: Project) -> str | None:
 
 def _refusals(journey: j.Journey, project: Project) -> Iterator[str]:
     entry = journey.entry
-    if entry.event is not None and entry.event.mode == "each_of":
-        yield "trigger `event` mode each_of"
-    if entry.event_without is not None and entry.event_without.by is not None:
-        yield "trigger `event_without` with `by:`"
     if entry.segment is not None and (found := _rule_refusal(Rule(segment=entry.segment), project)):
         yield f"trigger `segment`: {found}"
     if entry.audience is not None and (found := _rule_refusal(entry.audience, project)):
@@ -38,10 +33,6 @@ def _refusals(journey: j.Journey, project: Project) -> Iterator[str]:
 
 def _node_refusals(node: object, project: Project) -> Iterator[str]:
     match node:
-        case j.EventCheckNode(event_check=spec) if spec.did is None:
-            yield "event_check without `did`"
-        case j.EventSplitNode(event_split=spec) if any(b.did is None for b in spec.branches):
-            yield "event_split branch with `did_not`"
         case j.SegmentSplitNode(segment_split=spec) if spec.mode == "all_matches":
             yield "segment_split mode all_matches"
         case j.SendNode(send=send) as sender:

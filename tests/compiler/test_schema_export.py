@@ -32,3 +32,12 @@ def test_every_example_journey_has_only_keys_the_schema_knows():
     known = set(Journey.model_json_schema(by_alias=True)["properties"])
     for path in EXAMPLES.glob("*.yaml"):
         assert set(yaml.safe_load(path.read_text())) <= known, path.name
+
+
+def test_checks_and_split_branches_take_every_event_rule():
+    from journey_compiler.config.journey import Journey
+
+    definitions = Journey.model_json_schema(by_alias=True)["$defs"]
+    for spec in ("EventCheckSpec", "EventBranch"):
+        assert {"did", "did_each", "did_not", "match"} <= set(definitions[spec]["properties"]), spec
+    assert definitions["EventTrigger"]["properties"]["mode"]["enum"] == ["cumulative", "every", "each_of"]

@@ -79,6 +79,20 @@ class Break:
 
 
 CASES = {
+    "each-of-one-event": Break(
+        WELCOME,
+        "did: {event: signup}\n    mode: cumulative",
+        "each: [{event: signup}]\n    mode: each_of",
+        "entry.event.each",
+        ("at least two", "cumulative"),
+    ),
+    "unknown-event-did-each": Break(
+        WELCOME,
+        "did: {events: [activate], times: 1}",
+        "did_each: [{event: activate}, {event: activat}]",
+        "nodes.activated.event_check.did_each[1]",
+        ("unknown event", "activat"),
+    ),
     "unknown-node-next": Break(
         WELCOME,
         "next: wait_a_day",

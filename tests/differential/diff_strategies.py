@@ -202,6 +202,17 @@ def _send(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, terminal: bool) 
     return node
 
 
+def _event_rule(draw: st.DrawFn) -> dict[str, Any]:
+    """An event check's or split branch's rule: `did`, `did_each` or `did_not`, with `all`/`any`."""
+    form = draw(st.sampled_from(("did", "did_each", "did_not")))
+    if form == "did":
+        return {"did": draw(st.sampled_from(CONDITIONS))}
+    match = {"match": draw(st.sampled_from(("all", "any")))}
+    if form == "did_each":
+        return {"did_each": draw(st.lists(st.sampled_from(CONDITIONS), min_size=1, max_size=2))} | match
+    return {"did_not": draw(st.sampled_from(CONDITIONS))} | match
+
+
 def _maybe_next(draw: st.DrawFn, graph: _Graph, i: int, node: dict[str, Any]) -> None:
     offset = draw(st.none() | offsets)
     if offset is not None:
@@ -239,10 +250,7 @@ def _node(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, kind: str) -> di
         node = {"wait": _wait(draw)}
     elif kind == "event_check":
         return {
-            "event_check": {
-                "did": draw(st.sampled_from(CONDITIONS)),
-                "within": draw(st.sampled_from(WINDOWS)),
-            },
+            "event_check": _event_rule(draw) | {"within": draw(st.sampled_from(WINDOWS))},
             "then": target(),
             "else": target(),
         }
@@ -254,11 +262,11 @@ def _node(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, kind: str) -> di
             "timeout": target(),
         }
     elif kind == "event_split":
-        conditions = draw(st.lists(st.sampled_from(CONDITIONS), min_size=1, max_size=3))
+        rules = [_event_rule(draw) for _ in range(draw(st.integers(1, 3)))]
         return {
             "event_split": {
                 "within": draw(st.sampled_from(WINDOWS)),
-                "branches": [{"did": c, "to": target()} for c in conditions],
+                "branches": [rule | {"to": target()} for rule in rules],
                 "else": target(),
             }
         }
@@ -336,13 +344,30 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
     """The `entry:` mapping: a trigger, maybe an audience, a frequency limit and re-entry."""
     kind = draw(
         st.sampled_from(
-            ("cumulative", "every", "event_without", "schedule_recurring", "schedule_once", "segment")
+            (
+                "cumulative",
+                "every",
+                "event_without",
+                "schedule_recurring",
+                "schedule_once",
+                "segment",
+                "each_of",
+            )
         )
     )
     entry: dict[str, Any]
     if kind in ("cumulative", "every"):
         entry = {"event": {"did": draw(st.sampled_from(TRIGGER_CONDITIONS)), "mode": kind}}
         entry["event"] |= draw(st.sampled_from(({}, {"times": 2})))
+    elif kind == "each_of":
+        each = st.sampled_from(TRIGGER_CONDITIONS + ({"event": "add_to_cart", "times": 2},))
+        entry = {
+            "event": {
+                "mode": kind,
+                "each": draw(st.lists(each, min_size=2, max_size=3, unique_by=str)),
+                "match": draw(st.sampled_from(("all", "any"))),
+            }
+        }
     elif kind == "event_without":
         entry = {
             "event_without": {
@@ -356,9 +381,15 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
                         )
                     )
                 ),
-                "within": draw(st.sampled_from(("30m", "1h", "3h"))),
             }
         }
+        # `by:` a local time on A's day (New York's clocks move inside the window)
+        deadline = draw(
+            st.sampled_from(
+                ({"within": "30m"}, {"within": "1h"}, {"within": "3h"}, {"by": "09:30"}, {"by": "22:00"})
+            )
+        )
+        entry["event_without"] |= deadline
     elif kind == "schedule_recurring":
         entry = {"schedule_recurring": {"cron": draw(st.sampled_from(CRONS))}}
     elif kind == "segment":
@@ -379,7 +410,7 @@ def entries(draw: st.DrawFn) -> dict[str, Any]:
         {"frequency": {"max": 2}},
         {"frequency": {"max": 1, "per": "1d"}},
     )
-    if kind != "cumulative":
+    if kind not in ("cumulative", "each_of"):  # these enter a profile once
         limits += ({"frequency": {"max": 2, "per": "2h"}},)
     entry |= draw(st.sampled_from(limits))
     entry["reentry"] = draw(st.booleans())
@@ -468,8 +499,8 @@ def trigger_names(project: dict[str, dict[str, Any]]) -> set[str]:
     names = set()
     for journey in project.values():
         trigger = journey["entry"].get("event") or journey["entry"].get("event_without") or {}
-        condition = trigger.get("did", {})
-        names.update(condition.get("events") or [condition.get("event")])
+        for condition in trigger.get("each") or [trigger.get("did", {})]:
+            names.update(condition.get("events") or [condition.get("event")])
     return names
 
 

@@ -33,15 +33,6 @@ timezone: UTC
 active: {{from: "2026-01-01T00:00:00Z"}}
 """
 REFUSED = {
-    "each_of": (
-        "entry:\n  event:\n    mode: each_of\n    each: [{event: signup}, {event: activate}]\n",
-        "each_of",
-    ),
-    "by_time": (
-        "entry:\n  event_without:\n    did: {event: add_to_cart}\n"
-        "    then_not: {event: purchase}\n    by: '20:00'\n",
-        "`by:`",
-    ),
     "left": ("entry:\n  event: {did: {event: signup}}\n  audience: {left_segment: vip}\n", "left_segment"),
 }
 
@@ -56,23 +47,6 @@ def test_a_journey_using_a_refused_feature_is_skipped_with_a_note(make_ref, name
     out = ref.run([datetime(2026, 3, 3)])
     assert note in out.skipped[name]
     assert out.transitions == []
-
-
-def test_did_not_branches_and_all_matches_are_refused(make_ref):
-    nodes = """
-nodes:
-  check:
-    event_check: {did_not: {event: purchase}, within: 1h}
-    then: a
-    else: b
-  a:
-    add_tag: a
-  b:
-    add_tag: b
-"""
-    ref = make_ref({"dn": HEADER.format(id="dn") + "entry:\n  event: {did: {event: signup}}\n" + nodes})
-    out = ref.run([datetime(2026, 3, 3)])
-    assert out.skipped == {"dn": "node 'check': event_check without `did`"}
 
 
 def test_ticks_only_move_forward(make_ref, welcome_yaml):

@@ -26,7 +26,7 @@ def build(tick: TickSql) -> None:
     tick.cte("trigger_events", trigger_events(tick))
     nth = (
         eq(col("occurrence"), entry.count)
-        if entry.mode == "cumulative"
+        if entry.once
         else eq(exp.Mod(this=col("occurrence"), expression=lit(entry.count)), 0)
     )
     entry_id = stable_id(lit(plan.id), col("profile_id", "t"), col("trigger_key", "t"))
@@ -41,10 +41,10 @@ def build(tick: TickSql) -> None:
         .from_(aliased("trigger_events", "t"))
         .where(exp.and_(nth, col("unjudged", "t"), lifecycle.admits(col("entry_at", "t"))))
     )
-    # cumulative mode enters once per profile; the other modes once per triggering occurrence
+    # cumulative and each_of enter once per profile; the other modes once per triggering occurrence
     known = (
         eq(col("profile_id", "k"), col("profile_id", "t"))
-        if entry.mode == "cumulative"
+        if entry.once
         else eq(col("entry_id", "k"), entry_id.copy())
     )
     made = exp.select("1").from_(aliased("earlier_entries", "k")).where(known)

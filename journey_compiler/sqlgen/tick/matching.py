@@ -58,6 +58,7 @@ def nth_event(
     lower: exp.Expression,
     upper: exp.Expression,
     held: bool = False,
+    whole: bool = False,
 ) -> str:
     """CTE `name`: (entry_id, event_time) of the `times`-th matching event in [lower, upper] per row of
     `source` (aliased `s` in the bounds); the triggering event never counts.
@@ -66,8 +67,9 @@ def nth_event(
     previous tick could not see (had it seen a match, the row would not still be waiting), and the new
     rows only at events since the earliest of their lower bounds: a tick reads what is new, not history.
     With `held` (rows whose answer a pause may hold back), carried rows also look at the events since the
-    pause the previous tick was in began: the answer it saw and held."""
-    if match.times == 1:
+    pause the previous tick was in began: the answer it saw and held. With `whole`, every row reads its
+    whole window: a row may still be waiting after a match (one of several conditions, or an absence)."""
+    if match.times == 1 and not whole:
         earliest_new = (
             exp.select(exp.func("MIN", lower.copy()))
             .from_(aliased(source, "s"))

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
+from journey_compiler.ir import EntryPlan
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, not_null, plus, ts, union_all
 from journey_compiler.sqlgen.events import event_filter
+from journey_compiler.sqlgen.localtime import clock_on, to_local, to_utc
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.sqlgen.tick import segment_trigger
 from journey_compiler.sqlgen.tick.builder import TickSql, fresh_events, known_events, tick_col, tick_value
@@ -24,24 +26,18 @@ def trigger_events(tick: TickSql) -> exp.Select:
         return planned_entries(tick)
     if entry.mode == "segment":
         return segment_trigger.entries(tick)
+    judged = _judged_profiles(tick, entry.entry_delay)
+    if entry.mode == "each_of":
+        return _each_of(tick, judged)
     assert entry.match is not None
-    window = [exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at))]
-    if entry.ends_at is not None:
-        window.append(exp.LT(this=col("event_time", "e"), expression=ts(entry.ends_at)))
-    ordinal = exp.Window(
-        this=exp.RowNumber(),
-        partition_by=[col("profile_id", "e")],
-        order=exp.Order(
-            expressions=[exp.Ordered(this=col("event_time", "e")), exp.Ordered(this=col("event_id", "e"))]
-        ),
-    )
     entry_at: exp.Expression = col("event_time", "e")
-    judged = _judged_profiles(tick, entry.absent_within)
-    conditions = [event_filter(entry.match), *window]
+    conditions = [event_filter(entry.match), *_window(tick)]
     if entry.mode == "without":
-        assert entry.absent is not None and entry.absent_within is not None
+        assert entry.absent is not None
         # enters when the window after the event closes without the other event
-        entry_at = plus(col("event_time", "e"), entry.absent_within)
+        entry_at = _closes(entry, col("event_time", "e"), col("timezone", "pt"))
+        if entry.absent_by is not None:
+            conditions.append(exp.GTE(this=entry_at.copy(), expression=col("event_time", "e")))
         # prevented by the `times`-th other event inside the window (docs/semantics.md)
         absent = (
             exp.select(exp.func("COUNT", exp.Star()))
@@ -60,26 +56,110 @@ def trigger_events(tick: TickSql) -> exp.Select:
             exp.LTE(this=entry_at.copy(), expression=tick_col("horizon")),
             exp.LT(this=absent.subquery(), expression=exp.Literal.number(entry.absent.times)),
         ]
-    # new to this tick: an event at or before the candidate's time is (the candidate itself, a late event
-    # that moves the N-th occurrence or changes the audience's verdict), or its window closed since
+    candidates = _candidates(aliased(known_events(), "e"), "e", judged, entry_at, _ordinal("e"))
+    if entry.absent_by is not None:
+        candidates = candidates.join(
+            aliased(ref("stg_raw__profiles"), "pt"),
+            join_type="left",
+            on=eq(col("profile_id", "pt"), col("profile_id", "e")),
+        )
+    return candidates.where(exp.and_(*conditions))
+
+
+def _closes(entry: EntryPlan, event_time: exp.Expression, timezone: exp.Expression) -> exp.Expression:
+    """When an `event_without` window opened by A at `event_time` closes: `within` after A, or at the
+    `by` local time on A's local day (the profile's timezone, else the journey's; docs/semantics.md,
+    "event_without by a local time"), before A when A came after that time."""
+    if entry.absent_within is not None:
+        return plus(event_time, entry.absent_within)
+    assert entry.absent_by is not None
+    zone = exp.func("COALESCE", timezone, lit(entry.timezone))
+    local_day = exp.cast(to_local(event_time, zone), "DATE")
+    return to_utc(clock_on(local_day, entry.absent_by), zone)
+
+
+def _candidates(
+    source: exp.Expression, alias: str, judged: str, entry_at: exp.Expression, occurrence: exp.Expression
+) -> exp.Select:
+    """The trigger events of `source` (aliased `alias`) of the profiles judged now, as candidates."""
+    return (
+        exp.select(
+            col("profile_id", alias),
+            exp.alias_(col("event_id", alias), "trigger_event_id"),
+            exp.alias_(col("event_id", alias), "trigger_key"),
+            exp.alias_(entry_at, "entry_at"),
+            exp.alias_(occurrence, "occurrence"),
+            exp.alias_(_unjudged(entry_at), "unjudged"),
+        )
+        .from_(source)
+        .join(aliased(judged, "j"), on=eq(col("profile_id", "j"), col("profile_id", alias)))
+        .join("tick", join_type="cross")
+    )
+
+
+def _window(tick: TickSql) -> list[exp.Expression]:
+    """Trigger events (aliased `e`) happen between the trigger's start and end."""
+    entry = tick.plan.entry
+    window = [exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at))]
+    if entry.ends_at is not None:
+        window.append(exp.LT(this=col("event_time", "e"), expression=ts(entry.ends_at)))
+    return window
+
+
+def _ordinal(alias: str, descending: bool = False) -> exp.Window:
+    """The event's place among the profile's rows of `alias`, by time then id (the N-th occurrence)."""
+    return exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[col("profile_id", alias)],
+        order=exp.Order(
+            expressions=[
+                exp.Ordered(this=col(name, alias), desc=descending) for name in ("event_time", "event_id")
+            ]
+        ),
+    )
+
+
+def _unjudged(entry_at: exp.Expression) -> exp.Expression:
+    """New to this tick: an event at or before the candidate's time is (the candidate itself, a late event
+    that moves the N-th occurrence or changes the audience's verdict), or its window closed since."""
     previous = exp.func("COALESCE", tick_col("previous_tick_at"), ts(datetime(1, 1, 1)))
     unjudged = exp.or_(
         exp.LTE(this=col("earliest_fresh", "j"), expression=entry_at.copy()),
         exp.GT(this=entry_at.copy(), expression=previous),
     )
-    return (
-        exp.select(
-            col("profile_id", "e"),
-            exp.alias_(col("event_id", "e"), "trigger_event_id"),
-            exp.alias_(col("event_id", "e"), "trigger_key"),
-            exp.alias_(entry_at, "entry_at"),
-            exp.alias_(ordinal, "occurrence"),
-            exp.alias_(exp.func("COALESCE", unjudged, exp.false()), "unjudged"),
+    return exp.func("COALESCE", unjudged, exp.false())
+
+
+def _each_of(tick: TickSql, judged: str) -> exp.Select:
+    """`each_of`: each condition's `times`-th event; the profile's one candidate is the event that meets
+    the last of them (`all`, once every one is met) or the first (`any`)."""
+    entry = tick.plan.entry
+    parts = []
+    for match in entry.each:
+        ranked = (
+            exp.select(col("profile_id", "e"), col("event_id", "e"), col("event_time", "e"))
+            .select(exp.alias_(_ordinal("e"), "n"))
+            .from_(aliased(known_events(), "e"))
+            .join(aliased(judged, "j"), on=eq(col("profile_id", "j"), col("profile_id", "e")))
+            .where(exp.and_(event_filter(match), *_window(tick)))
         )
-        .from_(aliased(known_events(), "e"))
-        .join(aliased(judged, "j"), on=eq(col("profile_id", "j"), col("profile_id", "e")))
-        .join("tick", join_type="cross")
-        .where(exp.and_(*conditions))
+        parts.append(
+            exp.select("profile_id", "event_id", "event_time")
+            .from_(ranked.subquery("ranked"))
+            .where(eq(col("n"), match.times))
+        )
+    met = exp.select(
+        "profile_id",
+        "event_id",
+        "event_time",
+        exp.alias_(_ordinal("m", descending=entry.each_match == "all"), "pick"),
+        exp.alias_(exp.Window(this=exp.Count(this=exp.Star()), partition_by=[col("profile_id")]), "met"),
+    ).from_(aliased(union_all(parts).subquery(), "m"))
+    decided = [eq(col("pick", "c"), 1)]
+    if entry.each_match == "all":
+        decided.append(eq(col("met", "c"), len(entry.each)))
+    return _candidates(aliased(met.subquery(), "c"), "c", judged, col("event_time", "c"), lit(1)).where(
+        exp.and_(*decided)
     )
 
 

@@ -206,7 +206,7 @@ def _trigger_rows(tick: TickSql) -> None:
         ),
     )
     earliest: exp.Expression = exp.func("MIN", col("entry_at"))
-    delay = tick.plan.entry.absent_within
+    delay = tick.plan.entry.entry_delay
     if delay is not None:
         # an `event_without` entry comes `delay` after its event
         earliest = exp.Sub(
