@@ -18,7 +18,7 @@ from journey_compiler.config.rules import rule_parts
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, ts, union_all
 from journey_compiler.sqlgen.relations import history, ref
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
-from journey_compiler.sqlgen.tick.state_exits import change_points
+from journey_compiler.sqlgen.tick.state_exits import at_change_points, change_at
 
 MEMBER = "member"
 """The record kind of a membership change, as of the tick's horizon (status `in` / `out`)."""
@@ -39,23 +39,17 @@ def entries(tick: TickSql) -> exp.Select:
     )
     instants: list[exp.Query] = [first]
     segments = {n: s.rule for n, s in tick.project.segments.items()}
-    points = change_points(tick, list(rule_parts(entry.segment, segments)))
-    if points:
-        point = col("at", "c")
-        instants.append(
-            exp.select(col("profile_id", "pr"), point, exp.alias_(exp.false(), "first"))
-            .distinct()
-            .from_(profiles.copy())
-            .join("tick", join_type="cross")
-            .join(
-                aliased(union_all(points).subquery(), "c"),
-                on=exp.and_(
-                    eq(col("profile_id", "c"), col("profile_id", "pr")),
-                    exp.GT(this=point.copy(), expression=start.copy()),
-                    exp.LTE(this=point.copy(), expression=tick_col("horizon")),
-                ),
-            )
-        )
+    changes = at_change_points(
+        tick,
+        list(rule_parts(entry.segment, segments)),
+        exp.select(col("profile_id", "pr"), change_at(), exp.alias_(exp.false(), "first"))
+        .distinct()
+        .from_(profiles.copy()),
+        "pr",
+        start,
+    )
+    if changes is not None:
+        instants.append(changes)
     member = tick.segments.predicate(entry.segment, col("profile_id", "i"), col("at", "i"))
     recorded = (
         exp.select(

@@ -41,28 +41,45 @@ def first_true(tick: TickSql, name: str, source: str, rule: Rule) -> str:
         )
     )
     found: list[exp.Query] = [at_start]
-    points = change_points(tick, parts)
-    if points:
-        point = col("at", "c")
-        found.append(
-            exp.select(col("entry_id", "s"), exp.alias_(point, "event_time"))
-            .from_(aliased(source, "s"))
-            .join("tick", join_type="cross")
-            .join(
-                aliased(union_all(points).subquery(), "c"),
-                on=exp.and_(
-                    eq(col("profile_id", "c"), col("profile_id", "s")),
-                    exp.GT(this=point.copy(), expression=start.copy()),
-                    exp.LTE(this=point.copy(), expression=tick_col("horizon")),
-                ),
-            )
-            .where(asked.predicate(rule, col("profile_id", "s"), point.copy()))
-        )
+    changes = at_change_points(
+        tick,
+        parts,
+        exp.select(col("entry_id", "s"), exp.alias_(change_at(), "event_time"))
+        .from_(aliased(source, "s"))
+        .where(asked.predicate(rule, col("profile_id", "s"), change_at())),
+        "s",
+        start,
+    )
+    if changes is not None:
+        found.append(changes)
     return tick.cte(
         name,
         exp.select("entry_id", exp.alias_(exp.func("MIN", col("event_time")), "event_time"))
         .from_(union_all(found).subquery("instants"))
         .group_by("entry_id"),
+    )
+
+
+def change_at() -> exp.Column:
+    """The instant of a change point, in a query `at_change_points` joined them to."""
+    return col("at", "c")
+
+
+def at_change_points(
+    tick: TickSql, parts: list[Rule], query: exp.Select, alias: str, start: exp.Expression
+) -> exp.Select | None:
+    """`query` (over profiles aliased `alias`) at every instant in (`start`, horizon] where what the rule
+    parts read may change (`change_at()`), or None when nothing they read has a time."""
+    points = change_points(tick, parts)
+    if not points:
+        return None
+    return query.join("tick", join_type="cross").join(
+        aliased(union_all(points).subquery(), "c"),
+        on=exp.and_(
+            eq(col("profile_id", "c"), col("profile_id", alias)),
+            exp.GT(this=change_at(), expression=start.copy()),
+            exp.LTE(this=change_at(), expression=tick_col("horizon")),
+        ),
     )
 
 
