@@ -306,10 +306,7 @@ class JourneyRun:
         the exit's time or the arrival there, whichever is later."""
         if entry.status != "active":
             return None
-        exit_at, reason = self.exit_time(step, entry) or (None, "exit_when")
-        stop = self.life.stop_seen(step.horizon)
-        if stop is not None and (exit_at is None or stop <= exit_at):
-            exit_at, reason = stop, STOPPED  # the stop wins a tie (docs/semantics.md)
+        exit_at, reason = self.leaving(step, entry) or (None, "exit_when")
         if entry.node not in self.journey.nodes:  # an edit removed the node the path waits on
             if exit_at is not None:
                 return Move(max(exit_at, entry.node_at), None, None, reason)
@@ -326,6 +323,14 @@ class JourneyRun:
         if exit_at is not None and (move is None or exit_at <= move.at):
             return Move(max(exit_at, entry.node_at), None, None, reason)
         return move if move is not None and move.at <= step.horizon else None
+
+    def leaving(self, step: ProfileTick, entry: Entry) -> tuple[datetime, str] | None:
+        """The exit or the stop due for the entry, and why; the stop wins a tie (docs/semantics.md)."""
+        exit_at, reason = self.exit_time(step, entry) or (None, "exit_when")
+        stop = self.life.stop_seen(step.horizon)
+        if stop is not None and (exit_at is None or stop <= exit_at):
+            exit_at, reason = stop, STOPPED
+        return None if exit_at is None else (exit_at, reason)
 
     def edit(self, project: Project, journey: j.Journey) -> None:
         """Spec section 3, "Journey edits": from this tick on, paths in flight follow the new version's
@@ -385,6 +390,8 @@ class JourneyRun:
             else:
                 self.send(step, entry, entry.node_at)
         elif isinstance(node, j.AddTagNode | j.RemoveTagNode):
+            if (exit := self.leaving(step, entry)) is not None and exit[0] <= entry.node_at:
+                return  # a tag is written as the path leaves by its edge: an exit at the arrival wins
             removed = isinstance(node, j.RemoveTagNode)
             tag = node.remove_tag if isinstance(node, j.RemoveTagNode) else node.add_tag
             self.out.tags.append(
