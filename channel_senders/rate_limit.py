@@ -18,12 +18,16 @@ class TokenBucket:
         self._next = time.monotonic()
         self._queue = asyncio.Lock()
 
-    async def take(self) -> None:
-        """Wait until a token is available, then use it."""
+    async def take(self) -> float:
+        """Wait until a token is available, use it, and return the monotonic instant it was handed out.
+
+        The sleep loops because an event loop may wake a sleeper up to its clock resolution early.
+        """
         if not self._interval:
-            return
+            return time.monotonic()
         async with self._queue:
-            wait = self._next - time.monotonic()
-            if wait > 0:
+            while (wait := self._next - time.monotonic()) > 0:
                 await asyncio.sleep(wait)
-            self._next = time.monotonic() + self._interval
+            handed_out = time.monotonic()
+            self._next = handed_out + self._interval
+            return handed_out

@@ -257,23 +257,19 @@ def test_rate_limit_spaces_attempts_even_when_concurrent(dispatch, make_channels
 
 
 def test_the_token_bucket_hands_out_evenly_spaced_slots_to_concurrent_takers():
+    """The spacing is asserted on the instants the bucket handed tokens out, not on when each taker
+    resumed: how late the event loop wakes a taker is the machine's business, not the bucket's."""
     import asyncio
-    import time
 
     from channel_senders.rate_limit import TokenBucket
 
     async def run() -> list[float]:
-        bucket, taken = TokenBucket(50), []
+        bucket = TokenBucket(50)
+        return await asyncio.gather(*(bucket.take() for _ in range(10)))
 
-        async def take() -> None:
-            await bucket.take()
-            taken.append(time.monotonic())
-
-        await asyncio.gather(*(take() for _ in range(10)))
-        return taken
-
-    taken = sorted(asyncio.run(run()))
-    assert min(b - a for a, b in zip(taken, taken[1:], strict=False)) >= 1 / 50 - 1e-4
+    handed_out = sorted(asyncio.run(run()))
+    gaps = [b - a for a, b in zip(handed_out, handed_out[1:], strict=False)]
+    assert min(gaps) >= 1 / 50 - 1e-9  # float rounding only
 
 
 def test_more_than_one_batch(dispatch, channels, enqueue, http_server, now, events):
