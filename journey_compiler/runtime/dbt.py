@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 from dbt.cli.main import dbtRunner
+from dbt.contracts.graph.manifest import Manifest
 
 from journey_compiler.errors import TickError
 from journey_compiler.runtime.lock import retry_while_held
@@ -20,22 +23,70 @@ def run_dbt(dbt_dir: Path, warehouse: Path, args: list[str], target: str = DUCKD
     retry_while_held(lambda: _invoke(dbt_dir, warehouse, args, target), warehouse)
 
 
-def _artifacts(args: list[str]) -> list[str]:
+def _artifacts() -> list[str]:
     """dbt writes manifest.json and run_results.json after every command, some 0.6 s a tick that nothing of
     ours reads (Dagster parses its own manifest: `parse_manifest`); `DBT_WRITE_JSON=true` (the benchmarks,
     which read run_results.json) keeps them."""
-    if args[:1] == ["parse"] or os.environ.get("DBT_WRITE_JSON", "").lower() == "true":
+    if os.environ.get("DBT_WRITE_JSON", "").lower() == "true":
         return []
     return ["--no-write-json"]
 
 
+_PARSED: OrderedDict[tuple[Path, Path, str], tuple[str, Manifest]] = OrderedDict()
+"""The manifests this process parsed, by (project, warehouse, target), with the fingerprint of the project
+files they were parsed from: a process that ticks many times (a catch-up, a backtest, the test suite) parses
+once, not once a tick (a partial parse still reads and checks every file, ~0.8 s)."""
+_KEEP_PARSED = 4
+
+
+def _fingerprint(dbt_dir: Path) -> str:
+    """Hash of every file dbt parses: the models, the macros and the project and profile files."""
+    digest = hashlib.sha256()
+    parsed = [dbt_dir / "dbt_project.yml", dbt_dir / "profiles.yml"]
+    parsed += [p for part in ("models", "macros") for p in (dbt_dir / part).rglob("*") if p.is_file()]
+    for path in sorted(p for p in parsed if p.exists()):
+        digest.update(str(path.relative_to(dbt_dir)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _manifest(dbt_dir: Path, warehouse: Path, target: str) -> Manifest:
+    key, fingerprint = (dbt_dir, warehouse, target), _fingerprint(dbt_dir)
+    cached = _PARSED.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        _PARSED.move_to_end(key)
+        return cached[1]
+    manifest = _run(None, dbt_dir, warehouse, ["parse"], target, ["--no-write-json"])
+    assert isinstance(manifest, Manifest)
+    _PARSED[key] = (fingerprint, manifest)
+    while len(_PARSED) > _KEEP_PARSED:
+        _PARSED.popitem(last=False)
+    return manifest
+
+
 def _invoke(dbt_dir: Path, warehouse: Path, args: list[str], target: str) -> None:
+    if args[:1] == ["parse"]:
+        _PARSED.pop((dbt_dir, warehouse, target), None)
+        _run(None, dbt_dir, warehouse, args, target)
+    else:
+        _run(_manifest(dbt_dir, warehouse, target), dbt_dir, warehouse, args, target, _artifacts())
+
+
+def _run(
+    manifest: Manifest | None,
+    dbt_dir: Path,
+    warehouse: Path,
+    args: list[str],
+    target: str,
+    flags: list[str] | None = None,
+) -> object:
+    """`dbt <args> <flags>` (with `manifest`, if given, so that dbt does not parse): its result, or a
+    TickError naming `args`."""
     os.environ["JOURNEYS_WAREHOUSE"] = str(warehouse)
     try:
-        result = dbtRunner().invoke(
+        result = dbtRunner(manifest=manifest).invoke(
             [
                 *args,
-                *_artifacts(args),
+                *(flags or []),
                 "--project-dir",
                 str(dbt_dir),
                 "--profiles-dir",
@@ -52,7 +103,7 @@ def _invoke(dbt_dir: Path, warehouse: Path, args: list[str], target: str) -> Non
         if target == DUCKDB:
             _release_warehouse()
     if result.success:
-        return
+        return result.result
     problems = []
     for node_result in getattr(result.result, "results", None) or []:
         if str(node_result.status) in ("error", "fail"):
