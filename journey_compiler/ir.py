@@ -16,7 +16,6 @@ from journey_compiler.config.project import Project
 from journey_compiler.config.rules import DetailCondition, EventCondition, Rule
 from journey_compiler.config.warehouse import ColumnType
 from journey_compiler.errors import NotCompilable
-from journey_compiler.sqlgen.segments import unsupported
 
 
 @dataclass(frozen=True)
@@ -166,16 +165,11 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         properties = {k: v for k, v in declared[condition.names[0]].items() if k in shared}
         return EventMatch(condition.names, times or condition.times, condition.where, properties)
 
-    def supported(rule: Rule, where: str, on_path: bool = False) -> Rule:
-        if (missing := unsupported(rule, project, on_path)) is not None:
-            raise refuse(f"{where}: {missing}")
-        return rule
-
     entry = journey.entry
     trigger = entry.event
     audience = [Rule(where=entry.where)] if entry.where else []
     if entry.audience is not None:
-        audience.append(supported(entry.audience, "audience"))
+        audience.append(entry.audience)
     active_from = naive_utc(journey.active.from_)
     starts_at = max(active_from, naive_utc(trigger.from_)) if trigger and trigger.from_ else active_from
     ends = [naive_utc(t) for t in (journey.active.until, trigger.until if trigger else None) if t is not None]
@@ -190,7 +184,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     if entry.schedule_recurring is not None:
         entry_plan = EntryPlan(match=None, mode="schedule", count=1, **common)  # type: ignore[arg-type]
     elif entry.segment is not None:
-        segment = supported(Rule(segment=entry.segment), "trigger `segment`")
+        segment = Rule(segment=entry.segment)
         entry_plan = EntryPlan(match=None, mode="segment", count=1, segment=segment, **common)  # type: ignore[arg-type]
     elif entry.schedule_once is not None:
         once = entry.schedule_once
@@ -234,7 +228,7 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     exits = [
         ExitPlan(match(rule.did), rule.did.within)
         if rule.did is not None
-        else ExitPlan(None, None, rule=supported(rule, "exit_when", on_path=True))
+        else ExitPlan(None, None, rule=rule)
         for rule in journey.exit_when
     ]
     goals = []
@@ -252,8 +246,6 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
         node = journey.nodes[node_id]
         kind = cfg.kind_of(node)
         _check_node(node_id, node, refuse)
-        for sub in _node_rules(node):
-            supported(sub, f"node {node_id!r}", on_path=isinstance(node, SEGMENT_NODES))
         steps.append(Step(node_id, kind, node, dict(node.successors()), _node_events(node, match)))
 
     return JourneyPlan(
@@ -285,10 +277,6 @@ def _node_events(node: object, match: Callable[[EventCondition], EventMatch]) ->
     return {}
 
 
-SEGMENT_NODES = (cfg.SegmentCheckNode, cfg.SegmentSplitNode)
-"""The nodes whose rules are asked of a path (so `left_segment` has an entry to compare with)."""
-
-
 def _answer(rule: cfg.EventRule, match: Callable[[EventCondition], EventMatch]) -> EventAnswer:
     """`did_not` counts each listed event on its own, as `did_each` counts each condition."""
     if rule.did is not None:
@@ -300,26 +288,9 @@ def _answer(rule: cfg.EventRule, match: Callable[[EventCondition], EventMatch]) 
     return EventAnswer(tuple(match(c) for c in each), rule.match, absent=True)
 
 
-def _node_rules(node: object) -> list[Rule]:
-    if isinstance(node, cfg.SegmentCheckNode):
-        return [node.segment_check]
-    if isinstance(node, cfg.SegmentSplitNode):
-        return list(node.segment_split.branches)
-    if isinstance(node, cfg.SendNode):
-        return [Rule(segment=name) for name in (node.send.blacklist, node.send.cap_whitelist) if name]
-    return []
-
-
 def _check_node(node_id: str, node: object, refuse: Callable[[str], NotCompilable]) -> None:
     def no(what: str) -> None:
         raise refuse(f"node {node_id!r}: {what}")
 
-    if (
-        isinstance(node, cfg.SendNode)
-        and node.send.subject is not None
-        and node.send.subject.pick == "all"
-        and any(branch.startswith("on_") for branch in node.successors())
-    ):
-        no("send outcome branches with `subject: {pick: all}` (several messages, one path)")
     if isinstance(node, cfg.SegmentSplitNode) and node.segment_split.mode == "all_matches":
         no("segment_split mode all_matches")

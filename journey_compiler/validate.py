@@ -48,12 +48,11 @@ def validate_project(project: Project) -> list[ConfigError]:
         errors += _Checker(project, project.origin("metrics", metric_id)).metric(metric)
     for name, template in project.templates.items():
         errors += _template_syntax(project.origin("templates", name), template.model_dump(exclude_none=True))
-    if project.channels.cap_whitelist and project.channels.cap_whitelist not in project.segments:
-        errors.append(
-            ConfigError(
-                "channels.yaml", "cap_whitelist", f"unknown segment {project.channels.cap_whitelist!r}"
-            )
-        )
+    whitelist = project.channels.cap_whitelist
+    if whitelist and whitelist not in project.segments:
+        errors.append(ConfigError("channels.yaml", "cap_whitelist", f"unknown segment {whitelist!r}"))
+    elif whitelist and (left := _left_segment_in(project, Rule(segment=whitelist))) is not None:
+        errors.append(ConfigError("channels.yaml", "cap_whitelist", _before_entry("the cap whitelist", left)))
     return errors
 
 
@@ -156,6 +155,12 @@ class _Checker:
                 self.detail(sub.detail, (*sub_path, "detail"))
         return self.errors
 
+    def asked_before_entry(self, rule: Rule, path: YamlPath, what: str) -> None:
+        """A rule asked of profiles that have not entered (a trigger, an audience, a send's blacklist or
+        whitelist) cannot use `left_segment`, which compares with the path's entry."""
+        if (left := _left_segment_in(self.project, rule)) is not None:
+            self.fail(path, _before_entry(what, left))
+
     # ---------------------------------------------------------------- journeys
 
     def journey(self, journey: j.Journey) -> list[ConfigError]:
@@ -191,8 +196,10 @@ class _Checker:
             self.event(entry.event_without.then_not, ("entry", "event_without", "then_not"))
         if entry.segment is not None:
             self.segment(entry.segment, ("entry", "segment"))
+            self.asked_before_entry(Rule(segment=entry.segment), ("entry", "segment"), "the segment trigger")
         if entry.audience is not None:
             self.rule(entry.audience, ("entry", "audience"))
+            self.asked_before_entry(entry.audience, ("entry", "audience"), "the audience")
         if entry.where is not None:
             self.profile_filter(entry.where, ("entry", "where"))
 
@@ -212,12 +219,20 @@ class _Checker:
     def node(self, journey: j.Journey, node_id: str, node: object) -> None:
         path: YamlPath = ("nodes", node_id)
         match node:
-            case j.SendNode(send=send):
+            case j.SendNode(send=send) as sender:
                 self.channel(send.channel, (*path, "send", "channel"))
                 self.template(send.template, send.channel, (*path, "send", "template"))
                 for key in ("blacklist", "cap_whitelist"):
                     if getattr(send, key) is not None:
                         self.segment(getattr(send, key), (*path, "send", key))
+                        self.asked_before_entry(Rule(segment=getattr(send, key)), (*path, "send", key), key)
+                outcomes = [k for k in ("on_sent", "on_failed", "on_suppressed") if getattr(sender, k)]
+                if send.subject is not None and send.subject.pick == "all" and outcomes:
+                    self.fail(
+                        (*path, "send", "subject", "pick"),
+                        f"`pick: all` sends several messages from one path, which then cannot follow "
+                        f"{outcomes[0]} (whose outcome?): use `pick: one`, or drop the outcome branches",
+                    )
             case j.SegmentCheckNode(segment_check=rule):
                 self.rule(rule, (*path, "segment_check"))
             case j.SegmentSplitNode(segment_split=spec):
@@ -299,6 +314,27 @@ def _rule_parts(rule: Rule, path: YamlPath) -> Iterator[tuple[Rule, YamlPath]]:
             yield from _rule_parts(sub, (*path, key, i))
     if rule.not_ is not None:
         yield from _rule_parts(rule.not_, (*path, "not"))
+
+
+def _left_segment_in(project: Project, rule: Rule, seen: frozenset[str] = frozenset()) -> str | None:
+    """The first segment the rule asks `left_segment` of, directly or through the segments it names (a
+    cycle of segments is reported on its own)."""
+    for sub, _ in _rule_parts(rule, ()):
+        if sub.left_segment is not None:
+            return sub.left_segment
+        named = sub.segment
+        if named in project.segments and named not in seen:
+            found = _left_segment_in(project, project.segments[named].rule, seen | {named})
+            if found is not None:
+                return found
+    return None
+
+
+def _before_entry(what: str, left: str) -> str:
+    return (
+        f"{what} is asked of profiles that have not entered, so it cannot use `left_segment: {left}` (that "
+        "compares with the path's entry: use it in exit_when, segment_check or segment_split)"
+    )
 
 
 def _segment_refs(rule: Rule) -> set[str]:

@@ -10,20 +10,11 @@ from __future__ import annotations
 from sqlglot import exp
 
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import EventCondition, Rule, rule_parts
+from journey_compiler.config.rules import EventCondition, Rule
 from journey_compiler.expressions import compile_filter, json_columns
 from journey_compiler.sqlgen.relations import ref
 
 PROFILE_FIELDS = ("profile_id", "email", "phone", "timezone")
-
-
-def unsupported(rule: Rule, project: Project, on_path: bool) -> str | None:
-    """What in this rule (or a segment it names) cannot be compiled where it is asked, if anything:
-    `left_segment` compares with the path's entry, so it needs a path (exits, segment checks and splits)."""
-    segments = {name: segment.rule for name, segment in project.segments.items()}
-    if not on_path and any(part.left_segment is not None for part in rule_parts(rule, segments)):
-        return "segment rule `left_segment` where no path has entered (it compares with the entry)"
-    return None
 
 
 class SegmentSql:

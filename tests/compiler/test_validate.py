@@ -120,6 +120,28 @@ CASES = {
         ("unknown node", "remind_agian"),
         "remind_agian",
     ),
+    "left-segment-in-audience": Break(
+        DORMANT,
+        "audience: {segment: dormant_90d}",
+        "audience: {left_segment: dormant_90d}",
+        "entry.audience",
+        ("have not entered", "left_segment: dormant_90d", "path's entry"),
+    ),
+    "left-segment-through-a-blacklist": Break(
+        "segments/segments.yaml",
+        "did: {event: unsubscribe, where: \"channel = 'sms'\"}",
+        "left_segment: vip",
+        "^nodes\\.[a-z_]+\\.send\\.blacklist",
+        ("blacklist is asked of profiles that have not entered", "left_segment: vip"),
+        files=("journeys/cart_abandonment.yaml", "journeys/dormant_recall.yaml"),
+    ),
+    "outcome-branches-on-pick-all": Break(
+        "journeys/renewal_reminder.yaml",
+        "non_trading_day: postpone\n    next: wait_for_renewal",
+        "non_trading_day: postpone\n    on_sent: wait_for_renewal",
+        "nodes.tell_owner.send.subject.pick",
+        ("pick: all", "several messages", "on_sent"),
+    ),
     "cycle": Break(
         WELCOME,
         "    add_tag: activated_in_welcome\n",

@@ -33,14 +33,18 @@ timezone: UTC
 active: {{from: "2026-01-01T00:00:00Z"}}
 """
 REFUSED = {
-    "left": ("entry:\n  event: {did: {event: signup}}\n  audience: {left_segment: vip}\n", "left_segment"),
+    "fanout": (
+        "entry:\n  event: {did: {event: signup}}\nnodes:\n  split:\n    segment_split:\n"
+        "      mode: all_matches\n      branches: [{segment: vip, to: hello}]\n      else: hello\n",
+        "all_matches",
+    ),
 }
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_a_journey_using_a_refused_feature_is_skipped_with_a_note(make_ref, name):
     entry, note = REFUSED[name]
-    text = HEADER.format(id=name) + entry + "nodes:\n  hello:\n    add_tag: hi\n"
+    text = HEADER.format(id=name) + entry + "  hello:\n    add_tag: hi\n"
     ref = make_ref({name: text})
     ref.profile("p", lifetime_value=5000.0)
     ref.event("s1", "p", "signup", datetime(2026, 3, 2, 9))
