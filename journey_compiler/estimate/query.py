@@ -14,16 +14,15 @@ from sqlglot import exp
 from journey_compiler.config.rules import Rule
 from journey_compiler.estimate.paths import Way
 from journey_compiler.ir import EntryPlan, EventMatch
-from journey_compiler.sqlgen.ast import aliased, col, plus, ts
+from journey_compiler.sqlgen.ast import aliased, col, ts
 from journey_compiler.sqlgen.events import event_filter
 from journey_compiler.sqlgen.segments import SegmentSql
+from journey_compiler.sqlgen.tick.triggers import window_close
 
 PROFILE = "p"
 AUDIENCE = "audience"
 PLANNED = ("schedule", "once")
 """Entry modes without trigger facts: the audience enters at a planned time."""
-JUDGED = ("cumulative", "every", "without")
-"""Entry modes whose trigger is judged from the events (any other counts the whole audience, and says so)."""
 
 
 class EstimateSql:
@@ -69,19 +68,34 @@ class EstimateSql:
     def trigger_facts(
         self, entry: EntryPlan, profile_id: exp.Expression, at: exp.Expression
     ) -> exp.Expression | None:
-        """Did the profile do what the trigger asks between its start and `at` (None: a planned entry, or a
-        trigger this module does not know, which `trigger_unjudged` names)?"""
-        if not judged(entry):
+        """Did the profile do what the trigger asks between its start and `at` (None: a planned entry)?
+        A `segment` trigger asks the segment at `at` (`trigger_unjudged` says what that leaves out)."""
+        if entry.mode in PLANNED:
             return None
+        if entry.mode == "segment":
+            assert entry.segment is not None
+            return self.segments.predicate(entry.segment, profile_id, at)
         window: list[exp.Expression] = [
             exp.GTE(this=col("event_time", "e"), expression=ts(entry.starts_at)),
             exp.LTE(this=col("event_time", "e"), expression=at.copy()),
         ]
         if entry.ends_at is not None:
             window.append(exp.LT(this=col("event_time", "e"), expression=ts(entry.ends_at)))
+        if entry.mode == "each_of":
+            met = [
+                exp.GTE(
+                    this=self._count(match, "e", profile_id, window),
+                    expression=exp.Literal.number(match.times),
+                )
+                for match in entry.each
+            ]
+            return exp.and_(*met) if entry.each_match == "all" else exp.or_(*met)
+        assert entry.match is not None
         if entry.mode == "without":
-            assert entry.absent is not None and entry.absent_within is not None
-            closes = plus(col("event_time", "e"), entry.absent_within)
+            assert entry.absent is not None
+            closes = window_close(entry, col("event_time", "e"), col("timezone", PROFILE))
+            if entry.absent_by is not None:  # an A after the day's `by` time opens no window
+                window.append(exp.GTE(this=closes.copy(), expression=col("event_time", "e")))
             window += [
                 exp.LTE(this=closes, expression=at.copy()),
                 exp.LT(
@@ -121,15 +135,9 @@ class EstimateSql:
 
 def trigger_unjudged(entry: EntryPlan) -> str | None:
     """What of the trigger the estimate leaves out, if anything."""
-    if entry.mode in PLANNED or judged(entry):
-        return None
-    what = "event_without` with `by:" if entry.absent_by is not None else entry.mode
-    return f"trigger `{what}`: everyone in the audience counted as entering"
-
-
-def judged(entry: EntryPlan) -> bool:
-    """Does the estimate ask the trigger's own rule (the windows of `by:` are not estimated yet)?"""
-    return entry.match is not None and entry.mode in JUDGED and entry.absent_by is None
+    if entry.mode == "segment":
+        return "trigger `segment`: its members at T counted (not those who joined and left before T)"
+    return None
 
 
 def _key(rule: Rule) -> str:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
@@ -56,6 +57,39 @@ nodes:
     add_tag: probed
 """
 
+TRIGGER_PROBES = {
+    "each_of_probe": """
+id: each_of_probe
+active: {from: "2026-01-01T00:00:00Z"}
+entry:
+  event:
+    mode: each_of
+    each: [{event: app_open, times: 2}, {event: add_to_cart}]
+    match: all
+nodes:
+  hello: {add_tag: each_of_probed}
+""",
+    "segment_probe": """
+id: segment_probe
+active: {from: "2026-01-01T00:00:00Z"}
+entry: {segment: frequent_openers}
+nodes:
+  hello: {add_tag: segment_probed}
+""",
+    "by_probe": """
+id: by_probe
+timezone: America/New_York
+active: {from: "2026-01-01T00:00:00Z"}
+entry:
+  event_without:
+    did: {event: add_to_cart}
+    then_not: {event: purchase}
+    by: "20:00"
+nodes:
+  hello: {add_tag: by_probed}
+""",
+}
+
 OPENERS = """
 segments:
   - id: frequent_openers
@@ -73,6 +107,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory, scenario_builder) -> tuple[An
             "estimate_probe": PROBE,
             "cart_abandonment": (EXAMPLE_JOURNEYS / "cart_abandonment.yaml").read_text(),
             "dormant_recall": (EXAMPLE_JOURNEYS / "dormant_recall.yaml").read_text(),
+            **TRIGGER_PROBES,
         },
         {"segments/openers.yaml": OPENERS},
     )
@@ -316,6 +351,59 @@ def test_an_event_without_trigger_counts_the_windows_closed_without_the_other_ev
     assert [row["profiles"] for row in found["paths"]] == [len(abandoned)]
 
 
+def test_an_each_of_trigger_counts_those_who_did_every_event_its_times(shop):
+    scenario, end = shop
+    data = raw(scenario)
+    since = end - datetime(2026, 1, 1)
+    expected = did(data, "app_open", end, since, times=2) & did(data, "add_to_cart", end, since)
+
+    found = estimate_json(scenario, "each_of_probe", "hello")
+
+    assert found["audience"] == len(expected) > 0
+    assert found["entry_not_judged"] is None
+
+
+def test_a_segment_trigger_counts_the_members_at_t_and_says_what_that_leaves_out(shop):
+    scenario, end = shop
+    expected = did(raw(scenario), "app_open", end, timedelta(days=2), times=3)
+
+    found = estimate_json(scenario, "segment_probe", "hello")
+    table = estimate(scenario, "segment_probe", "hello")
+
+    assert found["audience"] == len(expected) > 0
+    assert "members at T counted" in found["entry_not_judged"]
+    assert "members at T counted" in table.stdout
+
+
+def test_an_event_without_by_a_local_time_counts_the_days_that_passed_it_without_the_other_event(shop):
+    """The window of each cart closes at 20:00 on the cart's local day (the profile's timezone, else the
+    journey's New York); a cart after 20:00 local opens none."""
+    scenario, end = shop
+    data = raw(scenario)
+    zones = dict(zip(data["profiles"].profile_id, data["profiles"].timezone, strict=True))
+    events = data["events"]
+    purchases = events[events.event_name == "purchase"]
+    entered = set()
+    for cart in events[events.event_name == "add_to_cart"].itertuples():
+        named = zones.get(cart.profile_id)
+        zone = ZoneInfo(named if isinstance(named, str) and named else "America/New_York")
+        local = cart.event_time.replace(tzinfo=UTC).astimezone(zone)
+        closes = local.replace(hour=20, minute=0, second=0, microsecond=0).astimezone(UTC)
+        closes = closes.replace(tzinfo=None)
+        bought = (
+            (purchases.profile_id == cart.profile_id)
+            & (purchases.event_time >= cart.event_time)
+            & (purchases.event_time <= closes)
+        ).any()
+        if cart.event_time <= closes <= end and not bought:
+            entered.add(cart.profile_id)
+
+    found = estimate_json(scenario, "by_probe", "hello")
+
+    assert found["audience"] == len(entered) > 0
+    assert found["entry_not_judged"] is None
+
+
 def test_a_scheduled_journey_counts_its_audience_and_names_what_it_cannot_judge(shop):
     scenario, end = shop
     data = raw(scenario)
@@ -352,7 +440,8 @@ def test_a_scheduled_journey_counts_its_audience_and_names_what_it_cannot_judge(
         ),
         (
             ["nowhere", "check"],
-            "error: unknown journey 'nowhere' (known: cart_abandonment, dormant_recall, estimate_probe)",
+            "error: unknown journey 'nowhere' (known: by_probe, cart_abandonment, dormant_recall, "
+            "each_of_probe, estimate_probe, segment_probe)",
         ),
         (["estimate_probe", "nope"], "error: journey 'estimate_probe' has no node 'nope' (its nodes: "),
     ],

@@ -35,7 +35,7 @@ def trigger_events(tick: TickSql) -> exp.Select:
     if entry.mode == "without":
         assert entry.absent is not None
         # enters when the window after the event closes without the other event
-        entry_at = _closes(entry, col("event_time", "e"), col("timezone", "pt"))
+        entry_at = window_close(entry, col("event_time", "e"), col("timezone", "pt"))
         if entry.absent_by is not None:
             conditions.append(exp.GTE(this=entry_at.copy(), expression=col("event_time", "e")))
         # prevented by the `times`-th other event inside the window (docs/semantics.md)
@@ -66,7 +66,7 @@ def trigger_events(tick: TickSql) -> exp.Select:
     return candidates.where(exp.and_(*conditions))
 
 
-def _closes(entry: EntryPlan, event_time: exp.Expression, timezone: exp.Expression) -> exp.Expression:
+def window_close(entry: EntryPlan, event_time: exp.Expression, timezone: exp.Expression) -> exp.Expression:
     """When an `event_without` window opened by A at `event_time` closes: `within` after A, or at the
     `by` local time on A's local day (the profile's timezone, else the journey's; docs/semantics.md,
     "event_without by a local time"), before A when A came after that time."""
