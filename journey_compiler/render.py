@@ -73,7 +73,9 @@ def model_name(journey_id: str) -> str:
 
 
 def render_sql(query: exp.Expression, dialect: str = DIALECT) -> str:
-    return for_dialect(dialect, query.transform(inert_literals)).sql(dialect=dialect, pretty=True) + "\n"
+    """The query as a model's SQL: `inert_literals` copies it once; the dialect rewrite works on the copy."""
+    portable = query.transform(inert_literals)
+    return for_dialect(dialect, portable, copy=False).sql(dialect=dialect, pretty=True, copy=False) + "\n"
 
 
 def render_journey(plan: JourneyPlan, project: Project, source: str, dialect: str = DIALECT) -> str:
