@@ -321,5 +321,3 @@ def _check_node(node_id: str, node: object, refuse: Callable[[str], NotCompilabl
         and any(branch.startswith("on_") for branch in node.successors())
     ):
         no("send outcome branches with `subject: {pick: all}` (several messages, one path)")
-    if isinstance(node, cfg.SegmentSplitNode) and node.segment_split.mode == "all_matches":
-        no("segment_split mode all_matches")

@@ -64,9 +64,9 @@ def interpret(
         for run in runs:
             run.tick(facts, profile_ids)
         # spec section 2: a tag "visible to segments from the next tick". Published in the order that
-        # decides between writes at one instant (docs/semantics.md): by journey id, then entry id, then the
-        # order one path wrote them (the sort is stable).
-        for tag in sorted(out.tags[written:], key=lambda t: (t.journey_id, t.entry_id)):
+        # decides between writes at one instant (docs/semantics.md): by journey id, then entry id, then path
+        # id, then the order one path wrote them (the sort is stable).
+        for tag in sorted(out.tags[written:], key=lambda t: (t.journey_id, t.entry_id, t.path_id)):
             published[tag.profile_id].append(tag)
     out.state = [
         StateRow(
@@ -79,6 +79,7 @@ def interpret(
             ab_group=entry.ab_group,
             entry_at=entry.entry_at,
             version=entry.version,
+            path_id=entry.path_id,
         )
         for run in runs
         for entries in run.entries.values()

@@ -1,9 +1,8 @@
 """What the compiler does not execute yet, so the reference does not run it either.
 
-README: "The compiler refuses, with a note, any feature it does not execute yet: today `segment_split` with
-`all_matches`." The compiler also refuses `left_segment` where no path has entered, and outcome branches on
-a send to `pick: all` subjects (several messages, one path); the same journeys are skipped here, with a
-note of the same kind.
+README: "The compiler refuses, with a note, any feature it does not execute yet": `left_segment` where no
+path has entered, and outcome branches on a send to `pick: all` subjects (several messages, one path); the
+same journeys are skipped here, with a note of the same kind.
 """
 
 from __future__ import annotations
@@ -33,8 +32,6 @@ def _refusals(journey: j.Journey, project: Project) -> Iterator[str]:
 
 def _node_refusals(node: object, project: Project) -> Iterator[str]:
     match node:
-        case j.SegmentSplitNode(segment_split=spec) if spec.mode == "all_matches":
-            yield "segment_split mode all_matches"
         case j.SendNode(send=send) as sender:
             outcomes = (sender.on_sent, sender.on_failed, sender.on_suppressed)
             if send.subject is not None and send.subject.pick == "all" and any(outcomes):
