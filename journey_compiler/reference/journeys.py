@@ -419,14 +419,15 @@ class JourneyRun:
     def arrive(self, step: ProfileTick, entry: Entry) -> None:
         """What a node does when a profile reaches it: a send creates its messages, a tag node its tag."""
         node = self.journey.nodes[entry.node]
+        exit = self.leaving(step, entry)
+        if exit is not None and exit[0] <= entry.node_at:
+            return  # an exit at the arrival wins: no message, no tag (docs/semantics.md)
         if isinstance(node, j.SendNode):
             if self.life.pause_at(entry.node_at) is not None:
                 entry.held_send = True
             else:
                 self.send(step, entry, entry.node_at)
         elif isinstance(node, j.AddTagNode | j.RemoveTagNode):
-            if (exit := self.leaving(step, entry)) is not None and exit[0] <= entry.node_at:
-                return  # a tag is written as the path leaves by its edge: an exit at the arrival wins
             removed = isinstance(node, j.RemoveTagNode)
             tag = node.remove_tag if isinstance(node, j.RemoveTagNode) else node.add_tag
             self.out.tags.append(
