@@ -1,7 +1,4 @@
-"""The compiler's intermediate form: a journey resolved against the catalog, nodes in topological order.
-
-Lowering is also where unsupported features are refused, so nothing the SQL does not execute is ignored.
-"""
+"""The compiler's intermediate form: a journey resolved against the catalog, nodes in topological order."""
 
 from __future__ import annotations
 
@@ -15,7 +12,6 @@ from journey_compiler.config import journey as cfg
 from journey_compiler.config.project import Project
 from journey_compiler.config.rules import DetailCondition, EventCondition, Rule
 from journey_compiler.config.warehouse import ColumnType
-from journey_compiler.errors import NotCompilable
 
 
 @dataclass(frozen=True)
@@ -154,10 +150,7 @@ def naive_utc(value: datetime) -> datetime:
 
 
 def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
-    """Resolve a validated journey into a plan, or raise NotCompilable naming what is missing."""
-
-    def refuse(what: str) -> NotCompilable:
-        return NotCompilable(journey.id, what)
+    """Resolve a validated journey into a plan (every feature of the language compiles)."""
 
     def match(condition: EventCondition, times: int | None = None) -> EventMatch:
         declared = project.warehouse.events
@@ -245,7 +238,6 @@ def lower(journey: cfg.Journey, project: Project) -> JourneyPlan:
     for node_id in TopologicalSorter(graph).static_order():
         node = journey.nodes[node_id]
         kind = cfg.kind_of(node)
-        _check_node(node_id, node, refuse)
         steps.append(Step(node_id, kind, node, dict(node.successors()), _node_events(node, match)))
 
     return JourneyPlan(
@@ -286,11 +278,3 @@ def _answer(rule: cfg.EventRule, match: Callable[[EventCondition], EventMatch]) 
     assert rule.did_not is not None
     each = [rule.did_not.model_copy(update={"event": name, "events": None}) for name in rule.did_not.names]
     return EventAnswer(tuple(match(c) for c in each), rule.match, absent=True)
-
-
-def _check_node(node_id: str, node: object, refuse: Callable[[str], NotCompilable]) -> None:
-    def no(what: str) -> None:
-        raise refuse(f"node {node_id!r}: {what}")
-
-    if isinstance(node, cfg.SegmentSplitNode) and node.segment_split.mode == "all_matches":
-        no("segment_split mode all_matches")

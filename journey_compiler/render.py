@@ -51,6 +51,7 @@ OPEN_PATHS_CONFIG = """{{% set prune_hook = "{{{{ prune_open_paths() }}}}" %}}
 {{{{ config(
     materialized='incremental',
     incremental_strategy='append',
+    on_schema_change='append_new_columns',
     tags=['tick'],
     post_hook=prune_hook,
 ) }}}}

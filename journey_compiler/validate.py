@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 
 import sqlglot
@@ -238,6 +239,8 @@ class _Checker:
             case j.SegmentSplitNode(segment_split=spec):
                 for i, branch in enumerate(spec.branches):
                     self.rule(branch, (*path, "segment_split", "branches", i))
+                if spec.mode == "all_matches":
+                    self.fan_out(journey, node_id, spec)
             case j.EventCheckNode(event_check=spec):
                 self.event_rule(spec, (*path, "event_check"))
             case j.EventSplitNode(event_split=spec):
@@ -251,7 +254,7 @@ class _Checker:
                     self.fail(
                         (*path, "message_status", "of"), f"{spec.of!r} is not a send node of this journey"
                     )
-                elif spec.of not in _ancestors(journey, node_id):
+                elif spec.of not in _reachable(journey, node_id, forward=False):
                     self.fail(
                         (*path, "message_status", "of"),
                         f"send node {spec.of!r} does not come before {node_id!r}",
@@ -265,6 +268,22 @@ class _Checker:
                 races = [n for n, other in journey.nodes.items() if isinstance(other, j.AbRaceNode)]
                 if races.index(node_id) > 0:
                     self.fail(path, f"a journey has at most one ab_race (the first is {races[0]!r})")
+
+    def fan_out(self, journey: j.Journey, node_id: str, spec: j.SegmentSplitSpec) -> None:
+        """docs/semantics.md, "all_matches: one entry, several paths": the branches' sub-graphs share no
+        node, so below the split each node sees at most one path of an entry (`else` is never taken with a
+        branch, so it may lead anywhere)."""
+        reached: dict[str, int] = {}
+        for i, branch in enumerate(spec.branches):
+            below = [branch.to, *_reachable(journey, branch.to, forward=True)]
+            shared = [n for n in below if n in reached]
+            if shared:
+                self.fail(
+                    ("nodes", node_id, "segment_split", "branches", i, "to"),
+                    f"all_matches branches {reached[shared[0]] + 1} and {i + 1} both lead to node "
+                    f"{shared[0]!r}: the paths of one entry must not rejoin",
+                )
+            reached |= {n: reached.get(n, i) for n in below}
 
     # ---------------------------------------------------------------- metrics
 
@@ -380,19 +399,24 @@ def _graph_cycle(journey: j.Journey) -> list[str]:
     return []
 
 
-def _ancestors(journey: j.Journey, node_id: str) -> set[str]:
-    parents: dict[str, set[str]] = {}
+def _reachable(journey: j.Journey, node_id: str, forward: bool) -> list[str]:
+    """The nodes reachable from `node_id` by its edges (`forward`) or against them (its ancestors),
+    nearest first."""
+    neighbours: dict[str, list[str]] = {}
     for source, node in journey.nodes.items():
         for target in node.successors().values():
-            parents.setdefault(target, set()).add(source)
-    seen: set[str] = set()
-    stack = [node_id]
-    while stack:
-        for parent in parents.get(stack.pop(), ()):
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
-    return seen
+            if forward:
+                neighbours.setdefault(source, []).append(target)
+            else:
+                neighbours.setdefault(target, []).append(source)
+    seen: dict[str, None] = {}
+    queue = deque([node_id])
+    while queue:
+        for neighbour in neighbours.get(queue.popleft(), ()):
+            if neighbour not in seen:
+                seen[neighbour] = None
+                queue.append(neighbour)
+    return list(seen)
 
 
 def _template_syntax(origin: Origin, fields: dict[str, object]) -> list[ConfigError]:

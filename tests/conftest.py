@@ -144,10 +144,11 @@ class Scenario:
         return next(iter(paths.values()))
 
     def paths(self, profile_id: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
-        """entry_id -> its transitions in path order (following from_node -> to_node from `entered`)."""
+        """path_id -> its transitions in path order (following from_node -> to_node from `entered`, or from
+        `forked` for a path an all_matches split started); a path that never forked has its entry's id."""
         by_entry: dict[str, list[dict[str, Any]]] = {}
         for t in self.transitions(profile_id):
-            by_entry.setdefault(t["entry_id"], []).append(t)
+            by_entry.setdefault(t["path_id"], []).append(t)
         out = {}
         for entry_id, rows in by_entry.items():
             ordered, at = [], None

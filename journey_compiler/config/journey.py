@@ -285,7 +285,11 @@ class SegmentBranch(Rule):
 
 
 class SegmentSplitSpec(StrictModel):
-    mode: Literal["first_match", "all_matches"] = "first_match"
+    mode: Literal["first_match", "all_matches"] = Field(
+        "first_match",
+        description="first_match: the first matching branch, in priority order; all_matches: every matching "
+        "branch, each further one a path of its own (the branches must not lead to a shared node)",
+    )
     branches: list[SegmentBranch] = Field(min_length=1)
     else_: str = Field(alias="else")
 

@@ -35,9 +35,15 @@ def entry_id(journey_id: str, profile_id: str, key: str) -> str:
     return stable_id(journey_id, profile_id, key)
 
 
-def message_id(journey_id: str, entry: str, node_id: str, recipient_id: str | None) -> str:
-    """Spec section 4: "deterministic from journey, entry, node, recipient" (no recipient: '')."""
-    return stable_id(journey_id, entry, node_id, recipient_id or "")
+def fork_id(path_id: str, node_id: str, branch: str) -> str:
+    """The path a fork of `path_id` takes at an `all_matches` split, by `branch` (docs/semantics.md)."""
+    return stable_id(path_id, node_id, branch)
+
+
+def message_id(journey_id: str, path: str, node_id: str, recipient_id: str | None) -> str:
+    """Spec section 4: "deterministic from journey, entry, node, recipient" (no recipient: ''); by the
+    entry's path, which is the entry's id unless an `all_matches` split forked it."""
+    return stable_id(journey_id, path, node_id, recipient_id or "")
 
 
 def race_notice_id(journey_id: str, node_id: str) -> str:

@@ -15,7 +15,6 @@ from datetime import datetime
 from journey_compiler.config.project import Project
 from journey_compiler.reference.facts import TickFacts, WorldIndex
 from journey_compiler.reference.journeys import JourneyRun
-from journey_compiler.reference.refusals import refusal
 from journey_compiler.reference.world import (
     Message,
     MessageEvent,
@@ -43,13 +42,11 @@ def interpret(
             raise ValueError(f"ticks must not go back in time: {later} comes after {earlier}")
     out = ReferenceOutput()
     index = WorldIndex(project, world)
-    runs = []
-    for journey_id, journey in sorted(project.journeys.items()):
-        note = refusal(journey, project)
-        if note is not None:
-            out.skipped[journey_id] = note
-        elif ticks:
-            runs.append(JourneyRun(project, journey, out, schedule_start=ticks[0]))
+    runs = [
+        JourneyRun(project, journey, out, schedule_start=ticks[0])
+        for _, journey in sorted(project.journeys.items())
+        if ticks
+    ]
     profile_ids = sorted(set(index.profiles) | set(index.events))
     published: dict[str, list[TagRow]] = defaultdict(list)
     for tick_at in dict.fromkeys(ticks):
@@ -64,9 +61,9 @@ def interpret(
         for run in runs:
             run.tick(facts, profile_ids)
         # spec section 2: a tag "visible to segments from the next tick". Published in the order that
-        # decides between writes at one instant (docs/semantics.md): by journey id, then entry id, then the
-        # order one path wrote them (the sort is stable).
-        for tag in sorted(out.tags[written:], key=lambda t: (t.journey_id, t.entry_id)):
+        # decides between writes at one instant (docs/semantics.md): by journey id, then entry id, then path
+        # id, then the order one path wrote them (the sort is stable).
+        for tag in sorted(out.tags[written:], key=lambda t: (t.journey_id, t.entry_id, t.path_id)):
             published[tag.profile_id].append(tag)
     out.state = [
         StateRow(
@@ -79,6 +76,7 @@ def interpret(
             ab_group=entry.ab_group,
             entry_at=entry.entry_at,
             version=entry.version,
+            path_id=entry.path_id,
         )
         for run in runs
         for entries in run.entries.values()

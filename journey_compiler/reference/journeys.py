@@ -27,9 +27,9 @@ from journey_compiler.reference.entries import (
     utc,
 )
 from journey_compiler.reference.facts import OUTCOMES, READ_AS, TickFacts, status_order
-from journey_compiler.reference.ids import entry_id, race_notice_id, trigger_key
+from journey_compiler.reference.ids import entry_id, fork_id, race_notice_id, trigger_key
 from journey_compiler.reference.lifecycle import STOPPED, Lifecycle
-from journey_compiler.reference.nodes import KEEP, Move, NodeRules, race_variant
+from journey_compiler.reference.nodes import KEEP, Move, NodeRules, follow, race_variant
 from journey_compiler.reference.segments import change_points, detail_reached, holds
 from journey_compiler.reference.sends import create_messages
 from journey_compiler.reference.world import (
@@ -45,6 +45,8 @@ from journey_compiler.reference.world import (
 RULES = NodeRules()
 RELEASED = "released"
 """The reason of a pseudo-move: a send reached during a pause creates its messages at the resume."""
+FORKED = "forked"
+"""The reason of a fork's first transition: it starts at the `all_matches` split that made it."""
 REMOVED = "node_removed"
 """Spec section 3: "a profile on a removed node leaves with reason `node_removed`" (at the first tick of the
 version that removed it; an exit or a stop seen by that tick and due earlier wins, as it would anyway)."""
@@ -52,7 +54,8 @@ version that removed it; an exit or a stop seen by that tick and due earlier win
 
 @dataclass
 class Entry:
-    """One entry of a profile: where it is, since when (the logical time of its latest transition)."""
+    """One path of a profile's entry: where it is, since when (the logical time of its latest transition).
+    An entry has one path unless an `all_matches` split forks it (`path_id`: the entry's id, or a fork's)."""
 
     entry_id: str
     profile_id: str
@@ -69,6 +72,15 @@ class Entry:
     """The journey version of its latest record."""
     admitted_tick: datetime | None = None
     """The tick that admitted it (a rule on the profile's state is looked at from there on)."""
+    path_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.path_id = self.path_id or self.entry_id
+
+    @property
+    def forked(self) -> bool:
+        """A fork, not the entry's own path (which alone counts the entry's goals)."""
+        return self.path_id != self.entry_id
 
     @property
     def trigger_id(self) -> str | None:
@@ -239,7 +251,11 @@ class JourneyRun:
             return
         if entry.frequency is not None:
             per = entry.frequency.per
-            recent = [e for e in entries if e.entry_at <= at and (per is None or e.entry_at > at - per)]
+            recent = [
+                e
+                for e in entries
+                if not e.forked and e.entry_at <= at and (per is None or e.entry_at > at - per)
+            ]
             if len(recent) >= entry.frequency.max:
                 return  # "at most N entries per profile, optionally per period"
         if not entry.reentry and any(e.inside_at(at) for e in entries):
@@ -360,6 +376,24 @@ class JourneyRun:
         self.record(step, entry, move, from_node=from_node)
         if not move.ends_path:
             self.arrive(step, entry)
+        for branch in move.forks:
+            self.fork(step, entry, from_node, follow(self.journey.nodes[from_node], branch, move.at))
+
+    def fork(self, step: ProfileTick, entry: Entry, split: str, move: Move) -> None:
+        """A further branch of an `all_matches` split: a path of its own (docs/semantics.md, "all_matches"),
+        which starts at the split as it leaves it (reason `forked`) and takes `move`'s branch from there. It
+        carries the entry (its time, trigger, admission), so the entry's exits end it with the others."""
+        child = replace(
+            entry,
+            path_id=fork_id(entry.path_id, split, move.branch or ""),
+            node=split,
+            node_at=move.at,
+            goals_done=set(),
+            held_send=False,
+        )
+        self.entries[entry.profile_id].append(child)
+        self.record(step, child, Move(move.at, None, split, FORKED), from_node=None)
+        self.apply(step, child, move)
 
     def record(self, step: ProfileTick, entry: Entry, move: Move, from_node: str | None) -> None:
         if move.to_node is not None and isinstance(self.journey.nodes[move.to_node], j.AbRaceNode):
@@ -378,24 +412,34 @@ class JourneyRun:
                 reason=move.reason,
                 ab_group=entry.ab_group,
                 version=entry.version,
+                path_id=entry.path_id,
             )
         )
 
     def arrive(self, step: ProfileTick, entry: Entry) -> None:
         """What a node does when a profile reaches it: a send creates its messages, a tag node its tag."""
         node = self.journey.nodes[entry.node]
+        exit = self.leaving(step, entry)
+        if exit is not None and exit[0] <= entry.node_at:
+            return  # an exit at the arrival wins: no message, no tag (docs/semantics.md)
         if isinstance(node, j.SendNode):
             if self.life.pause_at(entry.node_at) is not None:
                 entry.held_send = True
             else:
                 self.send(step, entry, entry.node_at)
         elif isinstance(node, j.AddTagNode | j.RemoveTagNode):
-            if (exit := self.leaving(step, entry)) is not None and exit[0] <= entry.node_at:
-                return  # a tag is written as the path leaves by its edge: an exit at the arrival wins
             removed = isinstance(node, j.RemoveTagNode)
             tag = node.remove_tag if isinstance(node, j.RemoveTagNode) else node.add_tag
             self.out.tags.append(
-                TagRow(entry.profile_id, tag, self.journey.id, entry.node_at, removed, entry.entry_id)
+                TagRow(
+                    entry.profile_id,
+                    tag,
+                    self.journey.id,
+                    entry.node_at,
+                    removed,
+                    entry.entry_id,
+                    entry.path_id,
+                )
             )
 
     def send(self, step: ProfileTick, entry: Entry, at: datetime) -> None:
@@ -404,6 +448,7 @@ class JourneyRun:
             self.journey,
             entry.node,
             entry.entry_id,
+            entry.path_id,
             entry.profile_id,
             entry.ab_group,
             at,
@@ -437,6 +482,8 @@ class JourneyRun:
     def goals(self, facts: TickFacts, entry: Entry) -> None:
         """Spec: "`goals`: conditions counted for statistics ... within a window after entry; a goal does not
         end the journey". Recorded once, at the time it was first met (after the path ended too)."""
+        if entry.forked:
+            return  # a goal is the entry's: its own path records it, once (docs/semantics.md)
         for goal in self.journey.goals:
             if goal.id in entry.goals_done:
                 continue

@@ -9,7 +9,7 @@ wait), and stops only at a node that must wait for time, an event, a message sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,8 @@ class Move:
     """`advanced` (to a node), `completed` (no successor), or why the path ended (`exit_when`, `missed`,
     an exit node's reason)."""
     ab_group: object = field(default=KEEP, compare=False)
+    forks: tuple[str, ...] = ()
+    """At an `all_matches` split, the further matching branches: each starts a path of its own."""
 
     @property
     def ends_path(self) -> bool:
@@ -191,11 +193,19 @@ class NodeRules:
         return follow(node, "then" if member else "else", entry.node_at)
 
     def visit_segment_split(self, step: ProfileTick, entry: Entry, node: j.SegmentSplitNode) -> Move:
-        """Spec: "several segment branches plus `else`; mode `first_match` (priority order)"."""
-        for i, branch in enumerate(node.segment_split.branches):
-            if holds(step.project, branch, step.profile_id, entry.node_at, step.facts, entry.entry_at):
-                return follow(node, f"branch_{i + 1}", entry.node_at)
-        return follow(node, "else", entry.node_at)
+        """Spec: "several segment branches plus `else`; mode `first_match` (priority order) or `all_matches`
+        (the profile continues down every branch it matches, as separate paths)": the path takes the first
+        matching branch, the further ones fork (docs/semantics.md, "all_matches")."""
+        spec = node.segment_split
+        matched = [
+            f"branch_{i + 1}"
+            for i, branch in enumerate(spec.branches)
+            if holds(step.project, branch, step.profile_id, entry.node_at, step.facts, entry.entry_at)
+        ]
+        if not matched:
+            return follow(node, "else", entry.node_at)
+        move = follow(node, matched[0], entry.node_at)
+        return replace(move, forks=tuple(matched[1:])) if spec.mode == "all_matches" else move
 
     def visit_event_check(self, step: ProfileTick, entry: Entry, node: j.EventCheckNode) -> Move:
         """Spec: "within a window after reaching the node: `did` (any of several events N times), `did_each`

@@ -55,6 +55,7 @@ def create_messages(
     journey: j.Journey,
     node_id: str,
     entry_id: str,
+    path_id: str,
     profile_id: str,
     ab_group: str | None,
     at: datetime,
@@ -95,7 +96,7 @@ def create_messages(
         )
         messages.append(
             Message(
-                message_id=message_id(journey.id, entry_id, node_id, recipient),
+                message_id=message_id(journey.id, path_id, node_id, recipient),
                 journey_id=journey.id,
                 node_id=node_id,
                 entry_id=entry_id,

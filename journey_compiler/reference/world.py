@@ -105,6 +105,8 @@ class Transition:
     ab_group: str | None
     version: str
     """The journey version (content hash) the tick ran: spec section 3, "Journey edits"."""
+    path_id: str
+    """The entry's id, or a fork's made at an `all_matches` split (docs/semantics.md)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class StateRow:
     entry_at: datetime
     version: str
     """The version the path is on: the one of its latest record."""
+    path_id: str
+    """One row per path: the entry's own, and one per further branch an `all_matches` split took."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,7 @@ class TagRow:
     tagged_at: datetime
     removed: bool
     entry_id: str
+    path_id: str
 
 
 @dataclass(frozen=True)
@@ -172,5 +177,3 @@ class ReferenceOutput:
     messages: list[Message] = field(default_factory=list)
     tags: list[TagRow] = field(default_factory=list)
     goals: list[GoalRow] = field(default_factory=list)
-    skipped: dict[str, str] = field(default_factory=dict)
-    """Journey id -> the feature it uses that the compiler does not execute yet (nothing is run for it)."""

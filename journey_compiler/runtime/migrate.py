@@ -53,6 +53,8 @@ def _snapshot_from_history(journey_id: str) -> exp.Create:
         if name == "tick_at"
         else exp.alias_(col("logical_at"), name)
         if name == "arrived_at"
+        else exp.alias_(col("entry_id"), name)
+        if name == "path_id"
         else col(name)
         for name in OPEN_PATH_COLUMNS
     ]

@@ -44,7 +44,7 @@ _PREVIOUS_TICK = "select max(tick_at) from journeys.tick_log where finished_at i
 _FINISH = "update journeys.tick_log set finished_at = ? where tick_at = ?"
 _PUBLISH_TAGS = """
 insert into journeys.published_tags
-select profile_id, tag, logical_at, removed, journey_id, tick_at, entry_id, hop
+select profile_id, tag, logical_at, removed, journey_id, tick_at, entry_id, hop, path_id
 from journeys_internal.int_journey_records
 where record = 'tag' and tick_at = $tick
     and not exists (select 1 from journeys.published_tags where tick_at = $tick)

@@ -12,7 +12,7 @@ from journey_compiler.show.outputs import rows
 
 _ARRIVED = """
 select to_node as node_id, count(*) as n from journeys.journey_transitions
-where journey_id = ? and to_node is not null group by all
+where journey_id = ? and to_node is not null and reason <> 'forked' group by all
 """
 _LEFT = """
 select from_node as node_id, branch, reason, count(*) as n from journeys.journey_transitions
@@ -33,7 +33,7 @@ inner join journeys.message_events using (message_id)
 where send_queue.journey_id = ? and message_events.status <> 'sending'
 group by all
 """
-_ENTERED = "select count(*) as n from journeys.journey_state where journey_id = ?"
+_ENTERED = "select count(distinct entry_id) as n from journeys.journey_state where journey_id = ?"
 DELIVERY = ("sent", "delivered", "read", "clicked", "failed", "suppressed", "expired")
 """The delivery figures shown on a send node, in this order (others that appear follow)."""
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from sqlglot import exp
 
+from journey_compiler.sqlgen.ast import col
 from journey_compiler.warehouse.tables import Columns, column_type
 
 RECORD_COLUMNS: Columns = {
@@ -40,10 +41,13 @@ RECORD_COLUMNS: Columns = {
     "removed": "boolean",
     "goal_id": "text",
     "hop": "integer",
+    "path_id": "text",
 }
 """`hop` (tag records): the node's place in the journey's topological order, which is the order a path
 visits its nodes (the graph is acyclic): of two writes on one path at one logical time, the later hop stands.
-Last, so that a history from before it gains it at the end (`on_schema_change='append_new_columns'`)."""
+`path_id`: the path of the entry the record is about (the entry's id, or a fork's at an `all_matches`
+split; docs/semantics.md). Both last, so that a history from before them gains them at the end
+(`on_schema_change='append_new_columns'`); there a NULL path is the entry's (`path_of`)."""
 
 
 def record_select(values: Mapping[str, exp.Expression], typed_nulls: bool = True) -> list[exp.Expression]:
@@ -68,8 +72,14 @@ OPEN_PATH_COLUMNS: Columns = {
     **{name: RECORD_COLUMNS[name] for name in ("tick_at", "version", "entry_id", "profile_id", "entry_at")},
     **{name: RECORD_COLUMNS[name] for name in ("trigger_event_id", "ab_group", "node_id")},
     "arrived_at": "timestamp",
+    "path_id": "text",
 }
 """A journey's open paths as a tick left them: where each waits, since when (its logical arrival)."""
+
+
+def path_of(table: str | None = None) -> exp.Expression:
+    """A record's or an open path's path id: NULL in the rows written before paths had ids (one a path)."""
+    return exp.func("COALESCE", col("path_id", table), col("entry_id", table))
 
 
 def empty_open_paths() -> exp.Select:

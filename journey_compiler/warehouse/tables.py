@@ -66,6 +66,7 @@ PUBLISHED_TAGS: Columns = {
     "tick_at": "timestamp",
     "entry_id": "text",
     "hop": "integer",
+    "path_id": "text",
 }
 # Operator decisions (approve a schedule_once, pick an ab_race winner, pause / resume / stop), each at a
 # logical time, with who recorded it and through what (cli, dagster).

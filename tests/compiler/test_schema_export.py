@@ -41,3 +41,11 @@ def test_checks_and_split_branches_take_every_event_rule():
     for spec in ("EventCheckSpec", "EventBranch"):
         assert {"did", "did_each", "did_not", "match"} <= set(definitions[spec]["properties"]), spec
     assert definitions["EventTrigger"]["properties"]["mode"]["enum"] == ["cumulative", "every", "each_of"]
+
+
+def test_segment_split_modes_are_described():
+    from journey_compiler.config.journey import Journey
+
+    mode = Journey.model_json_schema(by_alias=True)["$defs"]["SegmentSplitSpec"]["properties"]["mode"]
+    assert mode["enum"] == ["first_match", "all_matches"]
+    assert "path of its own" in mode["description"]

@@ -79,6 +79,14 @@ class Break:
 
 
 CASES = {
+    "all-matches-rejoin": Break(
+        DORMANT,
+        "mode: first_match\n      branches:\n        - {segment: vip, to: call_task}",
+        "mode: all_matches\n      branches:\n        - {segment: vip, to: recall_sms}",
+        "nodes.by_value.segment_split.branches[1].to",
+        ("all_matches branches 1 and 2", "'recall_sms'", "must not rejoin"),
+        "to: wait_weekend",
+    ),
     "each-of-one-event": Break(
         WELCOME,
         "did: {event: signup}\n    mode: cumulative",
@@ -508,3 +516,14 @@ def test_unsupported_features_are_reported_as_skipped_not_dropped(tmp_path):
     for journey_id, reason in built.compiled.skipped.items():
         assert reason, journey_id
         assert not (workspace.build_dir / "models" / "journeys" / f"jrn_{journey_id}.sql").exists()
+
+
+def test_all_matches_branches_on_separate_sub_graphs_validate(tmp_path):
+    """The rejoin rule refuses only shared nodes: branches to `call_task` and `wait_weekend -> recall_sms`
+    share none (the `else` to `recall_sms` is never taken with a branch)."""
+    root = tmp_path / "fan_out"
+    shutil.copytree(MAIN_EXAMPLES, root)
+    dormant = root / DORMANT
+    dormant.write_text(dormant.read_text().replace("mode: first_match", "mode: all_matches"))
+    project = load_project(root)
+    assert project.journeys["dormant_recall"].nodes["by_value"].segment_split.mode == "all_matches"

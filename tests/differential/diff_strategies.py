@@ -130,10 +130,21 @@ class _Graph:
     ids: list[str] = field(default_factory=list)
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
     parents: dict[int, set[int]] = field(default_factory=dict)
+    lanes: dict[int, dict[int, int]] = field(default_factory=dict)
+    """Node -> {all_matches split: its branch} of the edges that reach it. Two branches of one split must
+    not lead to one node (validation's rejoin rule): an edge that would join them makes it first_match."""
+    fan_outs: set[int] = field(default_factory=set)
+    """The all_matches splits whose branches still lead to nodes of their own."""
 
-    def target(self, i: int, offset: int) -> str:
+    def target(self, i: int, offset: int, lane: tuple[int, int] | None = None) -> str:
+        """Node i's edge `offset` nodes on (`lane`: it is branch lane[1] of the all_matches split i)."""
         j = min(i + offset, self.size - 1)
         self.parents.setdefault(j, set()).add(i)
+        reached = self.lanes.get(i, {}) | dict([lane] if lane else [])
+        joined = self.lanes.setdefault(j, {})
+        for split, branch in reached.items():
+            if joined.setdefault(split, branch) != branch:
+                self.fan_outs.discard(split)
         return self.ids[j]
 
     def ancestors(self, i: int) -> set[int]:
@@ -274,13 +285,15 @@ def _node(draw: st.DrawFn, shape: Shape, graph: _Graph, i: int, kind: str) -> di
         return {"segment_check": _rule(draw, shape), "then": target(), "else": target()}
     elif kind == "segment_split":
         rules = draw(st.lists(st.just(None), min_size=1, max_size=3))
-        return {
-            "segment_split": {
-                "mode": "first_match",
-                "branches": [_rule(draw, shape) | {"to": target()} for _ in rules],
-                "else": target(),
-            }
-        }
+        mode = draw(st.sampled_from(("first_match", "all_matches")))
+        fans = mode == "all_matches"
+        if fans:
+            graph.fan_outs.add(i)
+        branches = [
+            _rule(draw, shape) | {"to": graph.target(i, draw(offsets), (i, k) if fans else None)}
+            for k, _ in enumerate(rules)
+        ]
+        return {"segment_split": {"mode": mode, "branches": branches, "else": target()}}
     elif kind == "ab_split":
         percents = draw(st.sampled_from(((50, 50), (30, 70), (20, 30, 50))))
         return {"ab_split": [{"to": target(), "percent": p, "id": f"g{k}"} for k, p in enumerate(percents)]}
@@ -332,6 +345,10 @@ def nodes(draw: st.DrawFn, shape: Shape) -> dict[str, dict[str, Any]]:
         if kind == "message_status" and not _has_send_before(graph, i, shape):
             kind = "wait"
         graph.nodes[graph.ids[i]] = _node(draw, shape, graph, i, kind)
+    for i, node_id in enumerate(graph.ids):
+        split = graph.nodes[node_id].get("segment_split")
+        if split is not None and i not in graph.fan_outs:
+            split["mode"] = "first_match"  # its branches came to share a node
     return graph.nodes
 
 

@@ -23,7 +23,6 @@ def check_against_reference(case: Case, engine: SqlEngine) -> None:
     (ticks,) = case.cadences
     sql = engine.run(case.world, ticks, with_outcomes=True, edits=dict(case.edits))
     reference = interpret_with_outcomes(interpret, project, case.world, ticks, engine.edited)
-    assert not reference.skipped, f"the interpreter refused a generated journey: {reference.skipped}"
     if case.edits:  # what the edits reached (--hypothesis-show-statistics)
         reasons = {t.reason for t in sql.transitions if t.tick_at in dict(case.edits)}
         event("an edit left a path on a removed node" if "node_removed" in reasons else "no path was removed")

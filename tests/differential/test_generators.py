@@ -83,7 +83,7 @@ def test_the_parts_of_a_batch_share_no_journey_profile_or_event(batch):
 
 
 def _transition(**changes) -> Transition:
-    base = Transition(T0, T0, "j0", "e1", "p0", None, "n0", None, "entered", None, "v1")
+    base = Transition(T0, T0, "j0", "e1", "p0", None, "n0", None, "entered", None, "v1", "e1")
     return dataclasses.replace(base, **changes)
 
 
@@ -97,11 +97,11 @@ def test_the_cadence_view_ignores_tick_at_only():
 
 
 def test_a_row_missing_on_one_side_is_reported_with_its_side():
-    both = ReferenceOutput(transitions=[_transition(), _transition(entry_id="e2")])
+    both = ReferenceOutput(transitions=[_transition(), _transition(entry_id="e2", path_id="e2")])
     one = ReferenceOutput(transitions=[_transition()])
     report = diff("sql", full_view(both), "reference", full_view(one))
     assert report.splitlines() == [
         "transitions:",
         "  only sql: tick_at=03-07 12:00 logical_at=03-07 12:00 journey_id=j0 entry_id=e2 profile_id=p0 "
-        "from_node=- to_node=n0 branch=- reason=entered ab_group=- version=v1",
+        "from_node=- to_node=n0 branch=- reason=entered ab_group=- version=v1 path_id=e2",
     ]

@@ -130,11 +130,12 @@ class Ref:
         return sorted(rows, key=lambda t: (t.logical_at, t.tick_at, t.from_node or "", t.reason or ""))
 
     def paths(self, profile_id: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
-        """entry_id -> (from, to, branch, reason, logical_at) in path order."""
+        """path_id -> (from, to, branch, reason, logical_at) in path order (a path that never forked has its
+        entry's id)."""
         out: dict[str, list[tuple[Any, ...]]] = {}
         for t in self.output.transitions:  # appended in path order
             if profile_id in (None, t.profile_id):
-                out.setdefault(t.entry_id, []).append(
+                out.setdefault(t.path_id, []).append(
                     (t.from_node, t.to_node, t.branch, t.reason, t.logical_at)
                 )
         return out

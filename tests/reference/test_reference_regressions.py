@@ -81,3 +81,32 @@ def test_a_day_missing_from_the_calendar_is_a_trading_day(ref):
 
 def test_statuses_at_one_instant_follow_the_lifecycle(ref):
     assert [m.status for m in ref.sends("k_tie")] == [R["STATUS_TIE"]]
+
+
+EXIT_AT_A_SEND = """
+id: exit_at_send
+timezone: UTC
+active: {from: "2026-01-01T00:00:00Z", until: "2027-01-01T00:00:00Z"}
+entry:
+  event:
+    did: {event: signup}
+exit_when:
+  - tag: vip
+nodes:
+  hello: {send: {channel: sms, template: recall_sms}}
+"""
+
+
+def test_a_path_that_exits_as_it_reaches_a_send_creates_no_message(tmp_path):
+    """docs/semantics.md, "Two tag writes at one instant": the exit wins the tie at a send as at a tag node
+    (the SQL creates a message only "not preceded by an exit"); found by the deep differential run."""
+    ref = Ref(write_project(tmp_path / "dir", {"exit_at_send": EXIT_AT_A_SEND}))
+    ref.profile("p_vip")
+    ref.profile("p_plain")
+    at = R["TICKS"][0]
+    ref.tag("p_vip", "vip", at.replace(hour=0))
+    for pid in ("p_vip", "p_plain"):
+        ref.event(f"s_{pid}", pid, "signup", at.replace(hour=1))
+    ref.run([at])
+    assert [(m.profile_id, m.node_id) for m in ref.sends()] == [("p_plain", "hello")]
+    assert [t.reason for t in ref.transitions("p_vip")] == ["entered", "exit_when"]

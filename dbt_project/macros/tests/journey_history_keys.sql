@@ -3,7 +3,7 @@
     names its entry and profile (the ab_race operator notice aside, which belongs to no entry, and a segment
     trigger's membership change, which names only its profile), every send has
     a message id that no other send record has, an entry is entered once, and one tick leaves one position
-    per entry. Only this tick's records are checked (against the whole history where uniqueness needs it),
+    per path. Only this tick's records are checked (against the whole history where uniqueness needs it),
     so the check costs what the tick wrote. A failure fails the tick before it is marked applied, so its
     messages are never dispatched twice.
 -#}
@@ -45,10 +45,10 @@ problems as (
     group by entry_id
     having count(*) > 1
     union all
-    select 'two positions for one entry in one tick', 'position', entry_id, null
+    select 'two positions for one path in one tick', 'position', any_value(entry_id), null
     from this_tick
     where record = 'position'
-    group by entry_id
+    group by coalesce(path_id, entry_id)
     having count(*) > 1
 )
 

@@ -11,7 +11,17 @@ with reach as (
 ),
 
 state as (
-    select * from {{ ref('journey_state') }}
+    -- an entry's status from its paths': active while one is, else exited if one exited, else completed
+    select
+        journey_id,
+        entry_id,
+        case
+            when bool_or(status = 'active') then 'active'
+            when bool_or(status = 'exited') then 'exited'
+            else 'completed'
+        end as status,
+    from {{ ref('journey_state') }}
+    group by journey_id, entry_id
 ),
 
 messages as (

@@ -37,7 +37,7 @@ moves as (
         node_id,
         coalesce(ab_group, '') as ab_group,
         cast(logical_at as date) as day,
-        count(*) filter (where record = 'transition') as arrived,
+        count(*) filter (where record = 'transition' and reason <> 'forked') as arrived,
         0 as left_node,
         0 as completed,
         0 as exited,

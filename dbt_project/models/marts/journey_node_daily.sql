@@ -1,6 +1,7 @@
 {#-
     Per journey, version, node, branch, A/B group and day (in the journey's timezone), for BI tools.
-    Rows with branch NULL hold the node's own counts: arrived, waiting at the day's end (or now, for today),
+    Rows with branch NULL hold the node's own counts: arrived (entries: the forks an all_matches split starts
+    are not arrivals, they leave it by their own branch), waiting at the day's end (or now, for today),
     and the messages it created that day (with how many of them were sent, failed, suppressed so far).
     Rows with a branch hold the departures by it: left_node and completed (the path ended there); exits are
     branch 'exit:<reason>' (exit_when, an exit node's reason, missed, ...) and count in `exited`. Every count
@@ -38,7 +39,8 @@ arrivals as (
         version,
         node_id,
         ab_group,
-        entry_id,
+        coalesce(path_id, entry_id) as path_id,
+        reason,
         cast((logical_at at time zone 'UTC') at time zone timezone as date) as day,
     from transitions
     where node_id is not null
@@ -59,7 +61,7 @@ departures as (
     from transitions
     left join arrivals
         on arrivals.journey_id = transitions.journey_id
-        and arrivals.entry_id = transitions.entry_id
+        and arrivals.path_id = coalesce(transitions.path_id, transitions.entry_id)
         and arrivals.node_id = transitions.from_node
     where transitions.from_node is not null
 ),
@@ -116,6 +118,7 @@ waiting as (
 node_arrivals as (
     select journey_id, version, node_id, coalesce(ab_group, '') as ab_group, day, count(*) as arrived,
     from arrivals
+    where reason <> 'forked'
     group by all
 ),
 

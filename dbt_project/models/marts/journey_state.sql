@@ -1,4 +1,5 @@
-{#- Current position of every journey entry: the latest position record of its history. -#}
+{#- Current position of every path of a journey entry (one, or one per branch an all_matches split took): the
+    latest position record of its history. -#}
 with records as (
     select * from {{ ref('int_journey_records') }}
 ),
@@ -7,7 +8,7 @@ positions as (
     select *
     from records
     where record = 'position'
-    qualify row_number() over (partition by journey_id, entry_id order by tick_at desc) = 1
+    qualify row_number() over (partition by journey_id, coalesce(path_id, entry_id) order by tick_at desc) = 1
 ),
 
 final as (
@@ -16,6 +17,7 @@ final as (
         version,
         profile_id,
         entry_id,
+        coalesce(path_id, entry_id) as path_id,
         node_id,
         logical_at as node_entered_at,
         status,

@@ -10,6 +10,7 @@ final as (
         logical_at as tagged_at,
         removed,
         entry_id,
+        coalesce(path_id, entry_id) as path_id,
         tick_at,
     from records
     where record = 'tag'

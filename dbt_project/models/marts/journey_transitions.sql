@@ -8,6 +8,7 @@ final as (
         logical_at,
         journey_id,
         entry_id,
+        coalesce(path_id, entry_id) as path_id,
         profile_id,
         from_node,
         node_id as to_node,

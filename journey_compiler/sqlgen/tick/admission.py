@@ -32,11 +32,23 @@ def build(tick: TickSql) -> None:
     entry = tick.plan.entry
     if not needed(entry):
         return
-    ends = exp.select("entry_id", exp.alias_(col("left_at"), "ended_at")).from_("moves")
     ended = exp.or_(
-        eq(col("outcome"), "exit"), exp.and_(eq(col("outcome"), "leave"), is_null(col("next_node")))
+        eq(col("outcome", "m"), "exit"),
+        exp.and_(eq(col("outcome", "m"), "leave"), is_null(col("next_node", "m"))),
     )
-    tick.cte("path_ends", ends.where(ended))
+    # an entry ends with its last path: not while one of its paths stays at a node
+    stays = (
+        exp.select("1")
+        .from_(aliased("moves", "s"))
+        .where(exp.and_(eq(col("entry_id", "s"), col("entry_id", "m")), eq(col("outcome", "s"), "stay")))
+    )
+    tick.cte(
+        "path_ends",
+        exp.select(col("entry_id", "m"), exp.alias_(exp.func("MAX", col("left_at", "m")), "ended_at"))
+        .from_(aliased("moves", "m"))
+        .where(exp.and_(ended, exp.not_(exp.Exists(this=stays))))
+        .group_by(col("entry_id", "m")),
+    )
     tick.cte("admissible_entries", _admissible(entry))
     first = exp.Window(
         this=exp.RowNumber(),

@@ -71,6 +71,7 @@ def build(tick: TickSql) -> None:
             "record": lit("transition"),
             "logical_at": col("entry_at"),
             **{c: col(c) for c in ENTRY_COLUMNS},
+            "path_id": col("entry_id"),
             "node_id": lit(plan.start),
             "reason": lit("entered"),
         },

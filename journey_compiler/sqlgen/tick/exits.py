@@ -1,7 +1,7 @@
-"""The paths that may move in this tick (`live`: waiting ones and new entries) and, per path, the first time
+"""The paths that may move in this tick (`live`: waiting ones and new entries) and, per entry, the first time
 an `exit_when` condition (or, with `exit_on_goal`, a goal) was met since it entered, or the journey's stop
-(`exit_at`, and why: `exit_cause`): any departure after it becomes an exit. A condition's `within` bounds
-its window after the entry (docs/semantics.md)."""
+(`exit_at`, and why: `exit_cause`): any departure after it becomes an exit, on every path of the entry. A
+condition's `within` bounds its window after the entry (docs/semantics.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from journey_compiler.ir import ExitPlan
 from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null, plus, union_all
 from journey_compiler.sqlgen.tick import lifecycle, state_exits
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
+from journey_compiler.sqlgen.tick.entries import ENTRY_COLUMNS
 from journey_compiler.sqlgen.tick.matching import detail_reached, nth_event
 from journey_compiler.sqlgen.tick.paths import LIVE_COLUMNS
 
@@ -18,15 +19,19 @@ from journey_compiler.sqlgen.tick.paths import LIVE_COLUMNS
 def build(tick: TickSql) -> None:
     waiting = exp.select(*LIVE_COLUMNS[:-1], exp.alias_(exp.true(), "carried")).from_("open_paths")
     entered = exp.select(
-        *LIVE_COLUMNS[:4],
+        "entry_id",
+        exp.alias_(col("entry_id"), "path_id"),
+        *LIVE_COLUMNS[2:5],
         exp.alias_(exp.cast(exp.null(), "TEXT"), "ab_group"),
         exp.alias_(lit(tick.plan.start), "node_id"),
         exp.alias_(col("entry_at"), "arrived_at"),
         exp.alias_(exp.false(), "carried"),
     ).from_("new_entries")
-    tick.cte("live_entries", union_all([waiting, entered]))
+    tick.cte("live_paths", union_all([waiting, entered]))
+    # the exit conditions are the entry's: asked once per entry, they end all its paths at one time
+    tick.cte("live_entries", exp.select(*ENTRY_COLUMNS, "carried").distinct().from_("live_paths"))
     firsts = [_first(tick, i, rule) for i, rule in enumerate(tick.plan.exits)]
-    query = exp.select(*(col(c, "l") for c in LIVE_COLUMNS)).from_(aliased("live_entries", "l"))
+    query = exp.select(*(col(c, "l") for c in LIVE_COLUMNS)).from_(aliased("live_paths", "l"))
     stop = lifecycle.stop_seen()
     if not firsts:
         stopped = exp.Case(ifs=[exp.If(this=not_null(stop), true=lit(lifecycle.STOPPED))])

@@ -2,9 +2,9 @@
 starts from, instead of the latest position of every entry ever derived from the whole history.
 
 Built after the journey's history model from its own previous snapshot and the tick's position records:
-paths that moved are replaced (by their new resting node, or dropped when they ended), the rest carry
-over. Append-only and stamped with the tick, so a re-run appends nothing; older snapshots are pruned (the
-macro `prune_open_paths`), which bounds the table by the paths in flight.
+paths that moved (by path id) are replaced (by their new resting node, or dropped when they ended), the
+rest carry over. Append-only and stamped with the tick, so a re-run appends nothing; older snapshots are
+pruned (the macro `prune_open_paths`), which bounds the table by the paths in flight.
 """
 
 from __future__ import annotations
@@ -12,15 +12,17 @@ from __future__ import annotations
 from sqlglot import exp
 
 from journey_compiler.sqlgen.ast import aliased, col, eq
-from journey_compiler.sqlgen.records import OPEN_PATH_COLUMNS
+from journey_compiler.sqlgen.records import OPEN_PATH_COLUMNS, path_of
 from journey_compiler.sqlgen.relations import previous_open, ref
 from journey_compiler.sqlgen.tick.builder import tick_value
 
 
 def latest_snapshot(relation: exp.Table) -> exp.Select:
     """The snapshot the previous tick left in `relation` (none before the first tick). Read by the previous
-    tick's time, not as the latest one present: a tick that leaves no open path writes no row."""
-    return exp.select("*").from_(relation).where(eq(col("tick_at"), tick_value("previous_tick_at")))
+    tick's time, not as the latest one present: a tick that leaves no open path writes no row. A row from
+    before paths had ids is its entry's path."""
+    columns = [exp.alias_(path_of(), c) if c == "path_id" else col(c) for c in OPEN_PATH_COLUMNS]
+    return exp.select(*columns).from_(relation).where(eq(col("tick_at"), tick_value("previous_tick_at")))
 
 
 def open_paths_query(history_model: str) -> exp.Select:
@@ -38,7 +40,7 @@ def open_paths_query(history_model: str) -> exp.Select:
                 exp.Exists(
                     this=exp.select("1")
                     .from_(aliased("moved", "m"))
-                    .where(eq(col("entry_id", "m"), col("entry_id", "p")))
+                    .where(eq(col("path_id", "m"), col("path_id", "p")))
                 )
             )
         )

@@ -10,14 +10,17 @@ from journey_compiler.ir import Step
 from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null, union_all
 from journey_compiler.sqlgen.tick import lifecycle
 from journey_compiler.sqlgen.tick.builder import TickSql
-from journey_compiler.sqlgen.tick.paths import EXIT_BRANCH, PATH_COLUMNS
+from journey_compiler.sqlgen.tick.paths import EXIT_BRANCH, PATH_COLUMNS, Answer
 
-PATH_KEYS = ("entry_id", "profile_id", "entry_at", "trigger_event_id", "ab_group")
+FORKED = "forked"
+"""The reason of a fork's first transition (into the `all_matches` split it starts at)."""
+PATH_KEYS = ("entry_id", "path_id", "profile_id", "entry_at", "trigger_event_id", "ab_group")
 
 
-def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
+def build(tick: TickSql, step: Step, answer: Answer) -> None:
     """CTE `out_<n>`: the path columns plus outcome, left_at (logical), branch, next_node, exit_reason.
-    An answer due during a pause takes effect at the resume (lifecycle.py)."""
+    An answer due during a pause takes effect at the resume (lifecycle.py). The forks of an `all_matches`
+    split are kept only where they leave, and each starts with a `forked` transition into the split."""
     due = lifecycle.released(col("due_at", "s"), "hold")
     exit_first = exp.and_(
         not_null(col("exit_at")),
@@ -55,10 +58,11 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
         if step.successors
         else exp.null()
     )
-    columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c, "s") for c in PATH_COLUMNS]
+    columns = [
+        exp.alias_(answer.ab_group, "ab_group") if c == "ab_group" else col(c, "s") for c in PATH_COLUMNS
+    ]
     held, on = lifecycle.pause_join(col("due_at", "s"), "hold")
-    tick.cte(
-        f"out_{step.id}",
+    query = (
         exp.select(
             *columns,
             exp.alias_(outcome, "outcome"),
@@ -68,7 +72,33 @@ def build(tick: TickSql, step: Step, ab_group: exp.Expression) -> None:
             exp.alias_(exit_reason, "exit_reason"),
         )
         .from_(aliased(f"step_{step.id}", "s"))
-        .join(held, on=on, join_type="left"),
+        .join(held, on=on, join_type="left")
+    )
+    if answer.forks:
+        query = query.where(exp.or_(exp.not_(col("forked", "s")), eq(outcome.copy(), "leave")))
+    out = tick.cte(f"out_{step.id}", query)
+    if answer.forks:
+        _record_forks(tick, step, out)
+
+
+def _record_forks(tick: TickSql, step: Step, out: str) -> None:
+    """A fork's first record: it starts at the split as it leaves it (its path id did not arrive there),
+    so every path has one start (`entered` or `forked`) and journey_node_daily's flows balance."""
+    arrived = (
+        exp.select("1")
+        .from_(aliased(f"at_{step.id}", "a"))
+        .where(eq(col("path_id", "a"), col("path_id", "o")))
+    )
+    tick.record(
+        aliased(out, "o"),
+        exp.and_(eq(col("outcome", "o"), "leave"), exp.not_(exp.Exists(this=arrived))),
+        {
+            "record": lit("transition"),
+            "logical_at": col("left_at", "o"),
+            "node_id": lit(step.id),
+            "reason": lit(FORKED),
+            **{c: col(c, "o") for c in PATH_KEYS},
+        },
     )
 
 

@@ -12,6 +12,7 @@ EXIT_BRANCH = "exit:"
 """A step whose branch starts with this ends the path there (an `exit` node, a missed `until`)."""
 PATH_COLUMNS = (
     "entry_id",
+    "path_id",
     "profile_id",
     "entry_at",
     "trigger_event_id",
@@ -21,10 +22,11 @@ PATH_COLUMNS = (
     "arrived_at",
     "carried",
 )
-"""`exit_cause`: why it leaves at `exit_at` (`exit_when`, `goal`, `stopped`). `carried`: the path was waiting
-at the node before this tick (it arrived in an earlier one)."""
-LIVE_COLUMNS = (*PATH_COLUMNS[:5], "node_id", "arrived_at", "carried")
-"""Every entry that may move in this tick: waiting ones from state and the new ones, at their node."""
+"""`path_id`: the entry's id, or a fork's made at an `all_matches` split (docs/semantics.md). `exit_cause`:
+why it leaves at `exit_at` (`exit_when`, `goal`, `stopped`). `carried`: the path was waiting at the node
+before this tick (it arrived in an earlier one)."""
+LIVE_COLUMNS = (*PATH_COLUMNS[:6], "node_id", "arrived_at", "carried")
+"""Every path that may move in this tick: waiting ones from state and the new entries, at their node."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,9 @@ class Answer:
 
     query: exp.Select
     ab_group: exp.Expression = field(default_factory=lambda: col("ab_group"))
+    forks: bool = False
+    """The query has a column `forked`: the rows of an `all_matches` split's forks, which exist only as they
+    leave (a path that stays or exits at the split stays or exits once, and forks when it leaves)."""
 
 
 def instant(source: str, branch: exp.Expression) -> exp.Select:

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from journey_compiler.config.project import Project
 from journey_compiler.ir import JourneyPlan, Step
-from journey_compiler.sqlgen.ast import col, eq, lit, ts, union_all
+from journey_compiler.sqlgen.ast import aliased, col, eq, lit, ts, union_all
 from journey_compiler.sqlgen.relations import history, open_paths, ref
 from journey_compiler.sqlgen.tick import admission, entries, exits, goals, lifecycle, outcomes, versions
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_value
@@ -64,16 +64,24 @@ def start(tick: TickSql) -> None:
         .from_(history())
         .where(exp.and_(eq(col("record"), "transition"), eq(col("reason"), "entered"))),
     )
+    # an entry has ended when its last path has: none of them is open any more
+    still_open = (
+        exp.select("1")
+        .from_(aliased("open_paths", "o"))
+        .where(eq(col("entry_id", "o"), col("entry_id", "h")))
+    )
     tick.cte(
         "ended_entries",
-        exp.select("entry_id", exp.alias_(col("logical_at"), "ended_at"))
-        .from_(history())
+        exp.select(col("entry_id", "h"), exp.alias_(exp.func("MAX", col("logical_at", "h")), "ended_at"))
+        .from_(aliased(history(), "h"))
         .where(
             exp.and_(
-                eq(col("record"), "position"),
-                exp.In(this=col("status"), expressions=[lit("exited"), lit("completed")]),
+                eq(col("record", "h"), "position"),
+                exp.In(this=col("status", "h"), expressions=[lit("exited"), lit("completed")]),
+                exp.not_(exp.Exists(this=still_open)),
             )
-        ),
+        )
+        .group_by(col("entry_id", "h")),
     )
 
 
@@ -98,7 +106,7 @@ def node(tick: TickSql, step: Step) -> None:
     tick.cte(f"at_{step.id}", union_all(arrivals))
     answer = handler_for(tick.plan, step)(tick, step)
     tick.cte(f"step_{step.id}", answer.query)
-    outcomes.build(tick, step, answer.ab_group)
+    outcomes.build(tick, step, answer)
 
 
 def finish(tick: TickSql) -> exp.Select:

@@ -51,7 +51,7 @@ def build(tick: TickSql, moves: str) -> None:
         .from_(aliased(moves, "m"))
         .where(
             exp.and_(
-                eq(col("entry_id", "m"), col("entry_id", "p")),
+                eq(col("path_id", "m"), col("path_id", "p")),
                 exp.NEQ(this=col("outcome", "m"), expression=lit("stay")),
             )
         )

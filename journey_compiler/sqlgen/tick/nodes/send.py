@@ -111,9 +111,10 @@ def _messages(tick: TickSql, step: Step, spec: cfg.SendSpec) -> exp.Select:
         else:
             resume = to_utc(next_clock(to_local(not_before, local_tz), quiet.to), local_tz)
             not_before = exp.Case(ifs=[exp.If(this=inside, true=resume)], default=not_before)
+    # by path: the forks of an all_matches split send their own messages (the entry's path has its id)
     message_id = stable_id(
         lit(tick.plan.id),
-        col("entry_id", r),
+        col("path_id", r),
         lit(step.id),
         exp.func("COALESCE", col("recipient_id", r), lit("")),
     )
@@ -149,6 +150,7 @@ def _record_messages(tick: TickSql, step: Step, spec: cfg.SendSpec, messages: st
             "record": lit("send"),
             "logical_at": col("sent_at", "o"),
             "entry_id": col("entry_id", "o"),
+            "path_id": col("path_id", "o"),
             "profile_id": col("profile_id", "o"),
             "node_id": lit(step.id),
             "message_id": col("message_id", "o"),

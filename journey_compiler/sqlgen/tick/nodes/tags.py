@@ -26,6 +26,7 @@ def _tagging(tick: TickSql, step: Step, tag: str, removed: bool) -> Answer:
             "record": lit("tag"),
             "logical_at": col("left_at", "o"),
             "entry_id": col("entry_id", "o"),
+            "path_id": col("path_id", "o"),
             "profile_id": col("profile_id", "o"),
             "node_id": lit(step.id),
             "tag": lit(tag),
