@@ -167,6 +167,33 @@ nodes:
   hello_k:
     send: {channel: sms, template: recall_sms}
 """,
+    "race_refused": on_signup("l")
+    + """nodes:
+  race_l:
+    ab_race:
+      test_share: 50
+      variants: [{id: va, to: va_l}, {id: vb, to: vb_l}]
+      test_ends_after: 1h
+      notify: {channel: email, template: race_done, to: crm@shop.example}
+  va_l:
+    wait: {for: 1d}
+  vb_l:
+    wait: {for: 1d}
+""",
+    "race_exit": on_signup("m")
+    + """exit_when:
+  - did: {event: unsubscribe}
+nodes:
+  race_m:
+    ab_race:
+      test_share: 99
+      variants: [{id: va, to: va_m}, {id: vb, to: vb_m}]
+      test_ends_after: 1d
+  va_m:
+    add_tag: va_m
+  vb_m:
+    add_tag: vb_m
+""",
 }
 JOURNEYS = {journey_id: HEADER % journey_id + body for journey_id, body in BODIES.items()}
 
@@ -190,6 +217,8 @@ PROFILES = {
     "j_tuesday": "UTC",
     "j_wednesday": "UTC",
     "k_tie": "UTC",
+    "l_twice": "UTC",
+    "m_gone": "UTC",
 }
 SIGNUPS = {
     "a_soon": T,
@@ -208,6 +237,8 @@ SIGNUPS = {
     "j_tuesday": T + H,
     "j_wednesday": T + D + H,
     "k_tie": T,
+    "l_twice": T + D,  # after the second tick: the third (the last) sees the race's whole test phase
+    "m_gone": T,
 }
 EVENTS = [
     # (event id, profile, name, time, properties)
@@ -221,6 +252,8 @@ EVENTS = [
     ("b_twice_p2", "b_twice", "purchase", T + 20 * M, {"value": 1.0}),
     ("f_both_u", "f_both", "unsubscribe", T + 2 * H, {"channel": "email"}),
     ("f_both_a", "f_both", "activate", T + 2 * H, {}),  # the check's `then` at the exit's instant
+    ("l_twice_again", "l_twice", "signup", T + D + M, {"channel": "l"}),  # refused: l_twice is inside
+    ("m_gone_u", "m_gone", "unsubscribe", T, {"channel": "email"}),  # the exit at the entry's instant
 ]
 CALENDAR = {date(2026, 3, 3): True, date(2026, 3, 5): True, date(2026, 3, 6): False}
 """March 4 is missing from the calendar."""
@@ -270,6 +303,12 @@ TRADING_GAP_WAIT = {"j_tuesday": datetime(2026, 3, 4, 9), "j_wednesday": datetim
 one)."""
 STATUS_TIE = "read"
 """read, sent and delivered at one instant: the send queue shows the last in a message's lifecycle."""
+RACE_WITH_A_REFUSAL = ("crm@shop.example", T + D + H)
+"""The race notice (recipient, not_before) in a tick that also refuses an entry: the test phase counts the
+admitted arrivals, and a refused one hides none of them."""
+EXIT_AT_A_RACE = [("race_m", None, None, "exit_when", T, None)]
+"""(from, to, branch, reason, logical time, A/B group) after the entry: a path that exits as it reaches an
+A/B node gets no variant (the exit wins the tie; the node does no work)."""
 
 
 def path_from(paths: dict[str, list[tuple]], start: str) -> list[tuple]:
@@ -394,3 +433,25 @@ def test_a_day_missing_from_the_calendar_ends_a_trading_day_wait(sc):
 def test_statuses_at_one_instant_follow_the_lifecycle(sc):
     """docs/semantics.md, "Two statuses at one instant"."""
     assert [s["status"] for s in sc.sends("k_tie")] == [STATUS_TIE]
+
+
+def test_a_refused_entry_does_not_hide_the_race_notice(sc):
+    """docs/semantics.md, "The race notice is an ordinary queued message"; found by the deep differential
+    run (the SQL counted no arrival in a tick that refused any entry)."""
+    assert [t["reason"] for t in sc.transitions("l_twice")].count("entered") == 1
+    (notice,) = sc.rows(
+        "journeys.send_queue",
+        "recipient_id, not_before",
+        where="journey_id = 'race_refused' and node_id = 'race_l'",
+    )
+    assert tuple(notice.values()) == RACE_WITH_A_REFUSAL
+
+
+def test_a_path_that_exits_as_it_reaches_a_race_takes_no_variant(sc):
+    """docs/semantics.md, "An exit names no branch"; found by the deep differential run (the SQL gave the
+    exiting path the race's variant as its A/B group)."""
+    moves = [
+        (t["from_node"], t["to_node"], t["branch"], t["reason"], t["logical_at"], t["ab_group"])
+        for t in sc.transitions("m_gone")
+    ]
+    assert moves[1:] == EXIT_AT_A_RACE

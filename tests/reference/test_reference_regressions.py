@@ -83,6 +83,20 @@ def test_statuses_at_one_instant_follow_the_lifecycle(ref):
     assert [m.status for m in ref.sends("k_tie")] == [R["STATUS_TIE"]]
 
 
+def test_a_refused_entry_does_not_hide_the_race_notice(ref):
+    assert [t.reason for t in ref.transitions("l_twice")].count("entered") == 1
+    (notice,) = [m for m in ref.output.messages if m.journey_id == "race_refused" and m.entry_id is None]
+    assert (notice.recipient_id, notice.not_before) == R["RACE_WITH_A_REFUSAL"]
+
+
+def test_a_path_that_exits_as_it_reaches_a_race_takes_no_variant(ref):
+    moves = [
+        (t.from_node, t.to_node, t.branch, t.reason, t.logical_at, t.ab_group)
+        for t in ref.transitions("m_gone")
+    ]
+    assert moves[1:] == R["EXIT_AT_A_RACE"]
+
+
 EXIT_AT_A_SEND = """
 id: exit_at_send
 timezone: UTC

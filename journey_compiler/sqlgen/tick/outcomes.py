@@ -58,9 +58,11 @@ def build(tick: TickSql, step: Step, answer: Answer) -> None:
         if step.successors
         else exp.null()
     )
-    columns = [
-        exp.alias_(answer.ab_group, "ab_group") if c == "ab_group" else col(c, "s") for c in PATH_COLUMNS
-    ]
+    # a path that exits as it arrives gets no work from the node: no A/B group from an ab node either
+    ab_group = exp.Case(
+        ifs=[exp.If(this=exit_first.copy(), true=col("ab_group", "s"))], default=answer.ab_group
+    )
+    columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c, "s") for c in PATH_COLUMNS]
     held, on = lifecycle.pause_join(col("due_at", "s"), "hold")
     query = (
         exp.select(

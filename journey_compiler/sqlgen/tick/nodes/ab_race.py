@@ -103,7 +103,8 @@ def _notice(tick: TickSql, step: Step, spec: cfg.AbRaceSpec, notify: cfg.Notify)
             .where(exp.and_(eq(col("record"), "transition"), eq(col("node_id"), step.id))),
             exp.select("arrived_at", "variant")
             .from_(f"race_{step.id}")
-            .where(exp.and_(exp.not_(col("carried")), *_admitted(tick, col("entry_id")))),
+            # qualified: inside the NOT EXISTS a bare `entry_id` would bind to refused_entries itself
+            .where(exp.and_(exp.not_(col("carried")), *_admitted(tick, col("entry_id", f"race_{step.id}")))),
         ]
     )
     ends = []
