@@ -20,7 +20,8 @@ from journey_compiler.sqlgen.segments import SegmentSql
 
 
 def tick_col(name: str) -> exp.Column:
-    """A column of the one-row `tick` CTE (tick_at, watermark, previous_tick_at, horizon)."""
+    """A column of the one-row `tick` CTE (tick_at, watermark, previous_tick_at, horizon, stopped_at,
+    stop_seen)."""
     return col(name, "tick")
 
 

@@ -53,10 +53,16 @@ def stop_time(tick: TickSql) -> exp.Expression:
     return first.subquery()
 
 
+def stop_seen_column() -> exp.Expression:
+    """`tick`'s column `stop_seen`: the stop, once this tick's horizon has reached it (else NULL)."""
+    stop = col("stopped_at")
+    reached = exp.Case(ifs=[exp.If(this=exp.LTE(this=stop, expression=col("horizon")), true=stop.copy())])
+    return exp.alias_(reached, "stop_seen")
+
+
 def stop_seen() -> exp.Expression:
     """The stop, once this tick's horizon has reached it (else NULL)."""
-    stop = tick_value("stopped_at")
-    return exp.Case(ifs=[exp.If(this=exp.LTE(this=stop, expression=tick_value("horizon")), true=stop.copy())])
+    return tick_value("stop_seen")
 
 
 def pause_join(time: exp.Expression, alias: str) -> tuple[exp.Expression, exp.Expression]:

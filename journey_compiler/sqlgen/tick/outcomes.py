@@ -21,7 +21,14 @@ def build(tick: TickSql, step: Step, answer: Answer) -> None:
     """CTE `out_<n>`: the path columns plus outcome, left_at (logical), branch, next_node, exit_reason.
     An answer due during a pause takes effect at the resume (lifecycle.py). The forks of an `all_matches`
     split are kept only where they leave, and each starts with a `forked` transition into the split."""
-    due = lifecycle.released(col("due_at", "s"), "hold")
+    # when the answer takes effect, computed once per row: every expression below reads it
+    held, on = lifecycle.pause_join(col("due_at", "s"), "hold")
+    released = (
+        exp.select("s.*", exp.alias_(lifecycle.released(col("due_at", "s"), "hold"), "released_at"))
+        .from_(aliased(f"step_{step.id}", "s"))
+        .join(held, on=on, join_type="left")
+    )
+    due = col("released_at", "s")
     exit_first = exp.and_(
         not_null(col("exit_at")),
         exp.or_(is_null(due), exp.GTE(this=due.copy(), expression=col("exit_at"))),
@@ -63,19 +70,14 @@ def build(tick: TickSql, step: Step, answer: Answer) -> None:
         ifs=[exp.If(this=exit_first.copy(), true=col("ab_group", "s"))], default=answer.ab_group
     )
     columns = [exp.alias_(ab_group, "ab_group") if c == "ab_group" else col(c, "s") for c in PATH_COLUMNS]
-    held, on = lifecycle.pause_join(col("due_at", "s"), "hold")
-    query = (
-        exp.select(
-            *columns,
-            exp.alias_(outcome, "outcome"),
-            exp.alias_(left_at, "left_at"),
-            col("branch", "s"),
-            exp.alias_(exp.cast(next_node, "TEXT"), "next_node"),
-            exp.alias_(exit_reason, "exit_reason"),
-        )
-        .from_(aliased(f"step_{step.id}", "s"))
-        .join(held, on=on, join_type="left")
-    )
+    query = exp.select(
+        *columns,
+        exp.alias_(outcome, "outcome"),
+        exp.alias_(left_at, "left_at"),
+        col("branch", "s"),
+        exp.alias_(exp.cast(next_node, "TEXT"), "next_node"),
+        exp.alias_(exit_reason, "exit_reason"),
+    ).from_(released.subquery("s"))
     if answer.forks:
         query = query.where(exp.or_(exp.not_(col("forked", "s")), eq(outcome.copy(), "leave")))
     out = tick.cte(f"out_{step.id}", query)

@@ -39,23 +39,22 @@ def tick_query(plan: JourneyPlan, project: Project) -> exp.Select:
 
 
 def start(tick: TickSql) -> None:
-    """`tick` (one row: its time, watermark, previous tick, horizon and the journey's stop), the pauses
+    """`tick` (one row: its time, watermark, previous tick, horizon, the journey's stop and whether this tick
+    has reached it), the pauses
     (lifecycle.py) and the state it starts from: the
     open paths the previous tick left (`open_paths`), and the entries made before it (`earlier_entries`,
     with `ended_entries`) that admission and goals look at."""
     horizon: exp.Expression = col("tick_at")
     if tick.plan.active_until is not None:
         horizon = exp.func("LEAST", horizon, ts(tick.plan.active_until))
-    tick.cte(
-        "tick",
-        exp.select(
-            "tick_at",
-            "watermark",
-            "previous_tick_at",
-            exp.alias_(horizon, "horizon"),
-            exp.alias_(lifecycle.stop_time(tick), "stopped_at"),
-        ).from_(ref("stg_control__tick")),
-    )
+    times = exp.select(
+        "tick_at",
+        "watermark",
+        "previous_tick_at",
+        exp.alias_(horizon, "horizon"),
+        exp.alias_(lifecycle.stop_time(tick), "stopped_at"),
+    ).from_(ref("stg_control__tick"))
+    tick.cte("tick", exp.select("*", lifecycle.stop_seen_column()).from_(times.subquery("t")))
     lifecycle.build(tick)
     tick.cte("open_paths", latest_snapshot(open_paths()))
     tick.cte(
