@@ -36,8 +36,8 @@ class Warehouse(Protocol):
         """Names of the tables and views in `schema` (lower case); empty when the schema does not exist."""
         ...
 
-    def columns(self, qualified: str) -> list[str]:
-        """Column names of `schema.table`, in order (lower case)."""
+    def columns(self, schema: str) -> dict[str, list[str]]:
+        """Each table's and view's column names in `schema`, in order (lower case); one catalog read."""
         ...
 
     def replace_rows(self, qualified: str, rows: list[Row]) -> None:

@@ -10,8 +10,8 @@ from journey_compiler.warehouse.dialect import DUCKDB, to_sql
 
 _TABLES = "select table_name from information_schema.tables where table_schema = ?"
 _COLUMNS = (
-    "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-    "order by ordinal_position"
+    "select table_name, column_name from information_schema.columns where table_schema = ? "
+    "order by table_name, ordinal_position"
 )
 
 
@@ -27,8 +27,11 @@ class DuckDBWarehouse:
     def tables(self, schema: str) -> set[str]:
         return {name.lower() for (name,) in self.con.execute(_TABLES, [schema]).fetchall()}
 
-    def columns(self, qualified: str) -> list[str]:
-        return [name.lower() for (name,) in self.con.execute(_COLUMNS, qualified.split(".")).fetchall()]
+    def columns(self, schema: str) -> dict[str, list[str]]:
+        by_table: dict[str, list[str]] = {}
+        for table, column in self.con.execute(_COLUMNS, [schema]).fetchall():
+            by_table.setdefault(table.lower(), []).append(column.lower())
+        return by_table
 
     def replace_rows(self, qualified: str, rows: list[Row]) -> None:
         self.con.execute(to_sql(exp.delete(exp.to_table(qualified)), DUCKDB))

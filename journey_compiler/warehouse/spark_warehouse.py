@@ -119,8 +119,11 @@ class SparkWarehouse:
             return set()
         return {table.name.lower() for table in self.session.catalog.listTables(schema)}
 
-    def columns(self, qualified: str) -> list[str]:
-        return [column.name.lower() for column in self.session.catalog.listColumns(qualified)]
+    def columns(self, schema: str) -> dict[str, list[str]]:
+        return {
+            table: [column.name.lower() for column in self.session.catalog.listColumns(f"{schema}.{table}")]
+            for table in self.tables(schema)
+        }
 
     def replace_rows(self, qualified: str, rows: list[Row]) -> None:
         """INSERT OVERWRITE: Hive tables take no DELETE without Delta or Iceberg."""

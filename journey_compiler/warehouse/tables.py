@@ -171,16 +171,24 @@ def control_tables() -> dict[str, Columns]:
 
 def create_tables(con: Warehouse | duckdb.DuckDBPyConnection, tables: dict[str, Columns]) -> None:
     """Create the schemas and tables that do not exist yet; existing ones (and their rows) are left alone,
-    except that our own control tables gain the columns a later version added (at the end, NULL before)."""
+    except that our own control tables gain the columns a later version added (at the end, NULL before).
+    Every tick begins here, so the catalog is read once per schema and only what is missing is created."""
     warehouse = as_warehouse(con)
+    by_schema: dict[str, dict[str, Columns]] = {}
     for qualified, columns in tables.items():
-        schema = qualified.split(".")[0]
-        warehouse.execute(exp.Create(this=exp.to_identifier(schema), kind="SCHEMA", exists=True))
-        warehouse.execute(create_table(qualified, columns))
-        if schema == CONTROL_SCHEMA:
-            present = set(warehouse.columns(qualified))
-            for name in [c for c in columns if c not in present]:
-                warehouse.execute(_add_column(qualified, name, columns[name]))
+        schema, table = qualified.split(".")
+        by_schema.setdefault(schema, {})[table] = columns
+    for schema, wanted in by_schema.items():
+        present = warehouse.columns(schema)
+        if not present:
+            warehouse.execute(exp.Create(this=exp.to_identifier(schema), kind="SCHEMA", exists=True))
+        for table, columns in wanted.items():
+            qualified = f"{schema}.{table}"
+            if table not in present:
+                warehouse.execute(create_table(qualified, columns))
+            elif schema == CONTROL_SCHEMA:
+                for name in [c for c in columns if c not in present[table]]:
+                    warehouse.execute(_add_column(qualified, name, columns[name]))
 
 
 def _add_column(qualified: str, name: str, kind: str) -> exp.Alter:

@@ -41,7 +41,7 @@ def test_control_tables_created_once_and_widened(spark: SparkWarehouse) -> None:
     create_tables(spark, control_tables())
     create_tables(spark, control_tables())
     assert {name.split(".")[1] for name in control_tables()} <= spark.tables(CONTROL_SCHEMA)
-    assert spark.columns(f"{CONTROL_SCHEMA}.tick_log") == list(TICK_LOG)
+    assert spark.columns(CONTROL_SCHEMA)["tick_log"] == list(TICK_LOG)
 
 
 def test_parameters_bind_as_typed_values(spark: SparkWarehouse, duck: DuckDBWarehouse) -> None:
