@@ -88,11 +88,16 @@ class Rule(StrictModel):
 Match = Literal["all", "any"]
 
 
-def rule_parts(rule: Rule, segments: Mapping[str, Rule]) -> Iterator[Rule]:
+def rule_parts(
+    rule: Rule, segments: Mapping[str, Rule], _seen: frozenset[str] = frozenset()
+) -> Iterator[Rule]:
     """The rule and every rule inside it, through the segments it names (`segment`, `left_segment`), so a
-    caller can ask what a rule reads (events, tags, detail tables) wherever it is written down."""
+    caller can ask what a rule reads (events, tags, detail tables) wherever it is written down. Safe on a
+    project not validated yet: an unknown segment or a cycle of segments (each reported on its own by
+    validation) is not followed."""
     yield rule
-    children = [*(rule.all or []), *(rule.any or []), *([rule.not_] if rule.not_ else [])]
-    children += [segments[name] for name in (rule.segment, rule.left_segment) if name is not None]
-    for child in children:
-        yield from rule_parts(child, segments)
+    for child in [*(rule.all or []), *(rule.any or []), *([rule.not_] if rule.not_ else [])]:
+        yield from rule_parts(child, segments, _seen)
+    for name in (rule.segment, rule.left_segment):
+        if name in segments and name not in _seen:
+            yield from rule_parts(segments[name], segments, _seen | {name})
