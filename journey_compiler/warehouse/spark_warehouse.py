@@ -120,9 +120,15 @@ class SparkWarehouse:
         return {table.name.lower() for table in self.session.catalog.listTables(schema)}
 
     def columns(self, schema: str) -> dict[str, list[str]]:
+        """Temporary views are left out: dbt's `<model>__dbt_tmp` views are listed in the schema while a
+        build runs, or after one that failed, but their columns cannot be read."""
+        if not self.session.catalog.databaseExists(schema):
+            return {}
+        catalog = self.session.catalog
         return {
-            table: [column.name.lower() for column in self.session.catalog.listColumns(f"{schema}.{table}")]
-            for table in self.tables(schema)
+            table.name.lower(): [column.name.lower() for column in catalog.listColumns(table.name, schema)]
+            for table in catalog.listTables(schema)
+            if not table.isTemporary
         }
 
     def replace_rows(self, qualified: str, rows: list[Row]) -> None:
