@@ -243,3 +243,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """pytest-xdist's loadgroup groups by a `@group` suffix its workers add to each node id; a pytest that
+    ignores it (9.2 with xdist 3.8) silently hands out single tests, so every module's scenario is built on
+    both workers. Refuse to run like that rather than be twice as slow unnoticed."""
+    if node.config.option.dist == "loadgroup" and any("@" not in nodeid for nodeid in ids):
+        raise pytest.UsageError(
+            "--dist loadgroup has no effect with this pytest and pytest-xdist (the node ids lack the group): "
+            "install the versions of requirements.lock"
+        )
