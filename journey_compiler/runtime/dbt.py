@@ -55,18 +55,23 @@ def _manifest(dbt_dir: Path, warehouse: Path, target: str) -> Manifest:
     if cached is not None and cached[0] == fingerprint:
         _PARSED.move_to_end(key)
         return cached[1]
-    manifest = _run(None, dbt_dir, warehouse, ["parse"], target, ["--no-write-json"])
+    return _parse(dbt_dir, warehouse, target, fingerprint, ["--no-write-json"])
+
+
+def _parse(dbt_dir: Path, warehouse: Path, target: str, fingerprint: str, flags: list[str]) -> Manifest:
+    """`dbt parse`, remembered for this process's later commands on the same project."""
+    manifest = _run(None, dbt_dir, warehouse, ["parse"], target, flags)
     assert isinstance(manifest, Manifest)
-    _PARSED[key] = (fingerprint, manifest)
+    _PARSED[(dbt_dir, warehouse, target)] = (fingerprint, manifest)
     while len(_PARSED) > _KEEP_PARSED:
         _PARSED.popitem(last=False)
     return manifest
 
 
 def _invoke(dbt_dir: Path, warehouse: Path, args: list[str], target: str) -> None:
-    if args[:1] == ["parse"]:
-        _PARSED.pop((dbt_dir, warehouse, target), None)
-        _run(None, dbt_dir, warehouse, args, target)
+    if args == ["parse"]:
+        # an explicit parse writes manifest.json (Dagster reads it); the ticks after it reuse the parse
+        _parse(dbt_dir, warehouse, target, _fingerprint(dbt_dir), [])
     else:
         _run(_manifest(dbt_dir, warehouse, target), dbt_dir, warehouse, args, target, _artifacts())
 
