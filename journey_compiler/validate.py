@@ -13,7 +13,7 @@ from sqlglot.errors import ParseError
 
 from journey_compiler.config import journey as j
 from journey_compiler.config.project import Origin, Project
-from journey_compiler.config.rules import DetailCondition, EventCondition, Rule, rule_parts
+from journey_compiler.config.rules import DetailCondition, EventCondition, Rule
 from journey_compiler.config.yaml_source import YamlPath
 from journey_compiler.errors import ConfigError
 from journey_compiler.expressions import check_filter
@@ -337,8 +337,7 @@ def _rule_parts(rule: Rule, path: YamlPath) -> Iterator[tuple[Rule, YamlPath]]:
 
 def _left_segment_in(project: Project, rule: Rule) -> str | None:
     """The first segment the rule asks `left_segment` of, directly or through the segments it names."""
-    segments = {name: segment.rule for name, segment in project.segments.items()}
-    return next((part.left_segment for part in rule_parts(rule, segments) if part.left_segment), None)
+    return next((part.left_segment for part in project.rule_parts(rule) if part.left_segment), None)
 
 
 def _before_entry(what: str, left: str) -> str:

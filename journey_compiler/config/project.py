@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from journey_compiler.config.channels import ChannelsConfig
 from journey_compiler.config.journey import NODE_KINDS, Journey
+from journey_compiler.config.rules import Rule, rule_parts
 from journey_compiler.config.segments import Metric, MetricsFile, Segment, SegmentsFile
 from journey_compiler.config.templates import Template
 from journey_compiler.config.warehouse import WarehouseConfig
@@ -43,6 +45,10 @@ class Project:
 
     def origin(self, kind: str, ident: str) -> Origin:
         return self.origins[(kind, ident)]
+
+    def rule_parts(self, rule: Rule) -> Iterator[Rule]:
+        """`config.rules.rule_parts` through this project's segments."""
+        return rule_parts(rule, {name: segment.rule for name, segment in self.segments.items()})
 
 
 _UNION_TAGS = {

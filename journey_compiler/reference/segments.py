@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from journey_compiler.config.project import Project
-from journey_compiler.config.rules import DetailCondition, EventCondition, Rule, rule_parts
+from journey_compiler.config.rules import DetailCondition, EventCondition, Rule
 from journey_compiler.reference.facts import TickFacts
 from journey_compiler.reference.filters import passes, typed_row
 
@@ -132,8 +132,7 @@ def change_points(project: Project, rule: Rule, profile_id: str, facts: TickFact
     """Every instant where what the rule reads may change (attributes have no history, so within one tick
     they do not): the profile's events, tag writes and detail rows, and when each leaves a `within_last`
     window. A rule is true from one such instant to the next."""
-    segments = {name: segment.rule for name, segment in project.segments.items()}
-    parts = list(rule_parts(rule, segments))
+    parts = list(project.rule_parts(rule))
     windows = {timedelta(0)}
     windows |= {c.within_last for p in parts for c in (p.did, p.did_not) if c and c.within_last}
     windows |= {p.detail.within_last for p in parts if p.detail is not None and p.detail.within_last}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from journey_compiler.config.rules import rule_parts
 from journey_compiler.sqlgen.ast import aliased, col, eq, lit, ts, union_all
 from journey_compiler.sqlgen.relations import history, ref
 from journey_compiler.sqlgen.tick.builder import TickSql, tick_col
@@ -38,10 +37,9 @@ def entries(tick: TickSql) -> exp.Select:
         .where(exp.LTE(this=start.copy(), expression=tick_col("horizon")))
     )
     instants: list[exp.Query] = [first]
-    segments = {n: s.rule for n, s in tick.project.segments.items()}
     changes = at_change_points(
         tick,
-        list(rule_parts(entry.segment, segments)),
+        list(tick.project.rule_parts(entry.segment)),
         exp.select(col("profile_id", "pr"), change_at(), exp.alias_(exp.false(), "first"))
         .distinct()
         .from_(profiles.copy()),

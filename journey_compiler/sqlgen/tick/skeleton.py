@@ -40,10 +40,9 @@ def tick_query(plan: JourneyPlan, project: Project) -> exp.Select:
 
 def start(tick: TickSql) -> None:
     """`tick` (one row: its time, watermark, previous tick, horizon, the journey's stop and whether this tick
-    has reached it), the pauses
-    (lifecycle.py) and the state it starts from: the
-    open paths the previous tick left (`open_paths`), and the entries made before it (`earlier_entries`,
-    with `ended_entries`) that admission and goals look at."""
+    has reached it), the pauses (lifecycle.py) and the state it starts from: the open paths the previous
+    tick left (`open_paths`), and the entries made before it (`earlier_entries`, with `ended_entries`) that
+    admission and goals look at."""
     horizon: exp.Expression = col("tick_at")
     if tick.plan.active_until is not None:
         horizon = exp.func("LEAST", horizon, ts(tick.plan.active_until))

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlglot import exp
 
-from journey_compiler.config.rules import Rule, rule_parts
+from journey_compiler.config.rules import Rule
 from journey_compiler.sqlgen.ast import aliased, col, eq, plus, union_all
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.sqlgen.tick.builder import TickSql, known_events, tick_col
@@ -23,8 +23,7 @@ from journey_compiler.sqlgen.tick.builder import TickSql, known_events, tick_col
 
 def first_true(tick: TickSql, name: str, source: str, rule: Rule) -> str:
     """CTE `name`: (entry_id, event_time) of the first instant the rule holds, per row of `source`."""
-    segments = {n: s.rule for n, s in tick.project.segments.items()}
-    parts = list(rule_parts(rule, segments))
+    parts = list(tick.project.rule_parts(rule))
     carried, entered = col("carried", "s"), col("entry_at", "s")
     start = exp.Case(ifs=[exp.If(this=carried, true=tick_col("previous_tick_at"))], default=entered)
     asked = tick.segments.on_path(entered.copy())
