@@ -416,7 +416,9 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, default=Path("/tmp/tick_scale"), help="generated worlds (reused)"
     )
-    parser.add_argument("--reference-profiles", type=int, default=300)
+    parser.add_argument(
+        "--reference-profiles", type=int, default=300, help="0: skip the interpreter's throughput"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="also profile one steady tick per history size"
     )
@@ -426,18 +428,20 @@ def main() -> None:
     print(
         f"engine: {Path(journey_compiler.__file__).parent}; {args.profiles:,} profiles, {args.runs} runs each"
     )
-    world, ticks, _, seconds = measure_interpreter(
-        load_project(args.dir), profiles=args.reference_profiles, days=7, every="3h"
-    )
-    interpreter = len(world.profiles) * len(ticks) / seconds
-    print(f"reference interpreter: {interpreter:,.0f} profile-ticks/s ({len(world.profiles)} profiles)")
+    interpreter = None
+    if args.reference_profiles:
+        world, ticks, _, seconds = measure_interpreter(
+            load_project(args.dir), profiles=args.reference_profiles, days=7, every="3h"
+        )
+        interpreter = len(world.profiles) * len(ticks) / seconds
+        print(f"reference interpreter: {interpreter:,.0f} profile-ticks/s ({len(world.profiles)} profiles)")
     figures: list[Figures] = []
     for history in histories:
         figures.append(measure_world(args, history))
         print(report(figures, interpreter), flush=True)  # the table so far: a stopped run keeps its rows
 
 
-def report(figures: list[Figures], interpreter: float) -> str:
+def report(figures: list[Figures], interpreter: float | None) -> str:
     """The table of bench/README.md: medians (peak RSS: the largest), growth relative to the first size."""
     base = figures[0].steady
     lines = [
@@ -458,7 +462,7 @@ def report(figures: list[Figures], interpreter: float) -> str:
             f"| {s.end_to_end / f.floor:.0f}× "
             f"| {s.end_to_end / base.end_to_end:.2f}× ({s.max_rss / base.max_rss:.2f}×) "
             f"| {s.max_rss / GIB:.2f} GiB (catch-up {f.catch_up.max_rss / GIB:.2f}) "
-            f"| {f.profiles / s.end_to_end / interpreter:.1f}× |"
+            + (f"| {f.profiles / s.end_to_end / interpreter:.1f}× |" if interpreter else "| - |")
         )
     return "\n".join(lines)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from journey_compiler.config.project import Project, load_project
 from journey_compiler.errors import JourneysError
-from journey_compiler.render import CompiledProject, compile_project
+from journey_compiler.render import CompiledProject
+from journey_compiler.runtime.compile_cache import compiled_project
 from journey_compiler.warehouse.dialect import DUCKDB, SPARK, TARGETS
 
 DBT_TEMPLATE = Path(__file__).resolve().parents[2] / "dbt_project"
@@ -78,8 +79,8 @@ class BuiltProject:
 def build_dbt_project(workspace: Workspace, project: Project | None = None) -> BuiltProject:
     """Write the static dbt template and the generated journey models into the build folder."""
     project = project or workspace.load()
-    compiled = compile_project(project, workspace.target)
     target = workspace.build_dir
+    compiled = compiled_project(project, workspace.target, target)
     target.mkdir(parents=True, exist_ok=True)
     for part in STATIC_PARTS:
         source, destination = DBT_TEMPLATE / part, target / part
