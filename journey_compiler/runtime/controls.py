@@ -19,7 +19,12 @@ from journey_compiler.config.project import Project
 from journey_compiler.errors import JourneysError
 from journey_compiler.runtime.lock import writing
 from journey_compiler.runtime.workspace import Workspace
-from journey_compiler.warehouse.tables import JOURNEY_CONTROLS, control_tables, create_tables
+from journey_compiler.warehouse.tables import (
+    JOURNEY_CONTROLS,
+    LAST_APPLIED_TICK,
+    control_tables,
+    create_tables,
+)
 
 LIFECYCLE = ("pause", "resume", "stop")
 _RECORD = (
@@ -31,7 +36,6 @@ select action, effective_at from journeys.journey_controls
 where journey_id = ? and action in ('pause', 'resume', 'stop')
 order by effective_at desc limit 1
 """
-_LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
 
 
 def record_control(
@@ -93,7 +97,7 @@ def _check_lifecycle(con: duckdb.DuckDBPyConnection, journey_id: str, action: st
         raise JourneysError(f"journey {journey_id!r} is already paused (since {when})")
     if since is not None and at <= since:
         raise JourneysError(f"journey {journey_id!r} had `{latest}` at {when}: `--at` must be later")
-    (last_tick,) = con.execute(_LAST_TICK).fetchone() or (None,)
+    (last_tick,) = con.execute(LAST_APPLIED_TICK).fetchone() or (None,)
     if last_tick is not None and at <= last_tick:
         raise JourneysError(
             f"ticks up to {last_tick:%Y-%m-%d %H:%M} already ran: `{action}` must take effect after that "

@@ -24,6 +24,7 @@ import duckdb
 from sqlglot import exp
 
 from journey_compiler.runtime.publish_parts import Appended, parts_glob, publish_appended
+from journey_compiler.warehouse.tables import LAST_APPLIED_TICK
 
 CURRENT = (
     "journey_state",
@@ -51,7 +52,6 @@ OUTPUTS = (*CURRENT, *APPENDED)
 """Tables and views of schema `journeys` that are published (those that exist yet)."""
 SCHEMA = "journeys"
 MANIFEST = "_published.json"
-_LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
 VIEWS_FILE = "bi.duckdb"
 
 
@@ -94,7 +94,7 @@ def publish_outputs(
 
     `as_of` (default: the last applied tick) is recorded in the manifest."""
     if as_of is None:
-        (as_of,) = con.execute(_LAST_TICK).fetchone() or (None,)
+        (as_of,) = con.execute(LAST_APPLIED_TICK).fetchone() or (None,)
     folder = published_dir(Path(warehouse))
     folder.mkdir(parents=True, exist_ok=True)
     tables = _existing(con)

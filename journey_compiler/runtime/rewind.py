@@ -39,6 +39,7 @@ from journey_compiler.sqlgen.ast import col, ts, union_all
 from journey_compiler.warehouse.tables import (
     CONTROL_SCHEMA,
     INTERNAL_SCHEMA,
+    LAST_APPLIED_TICK,
     MESSAGE_EVENTS_TABLE,
     MESSAGE_RETRIES_TABLE,
     SEND_QUEUE_VIEW,
@@ -75,11 +76,12 @@ where column_name = ? and table_schema in (?, ?, ?)
         select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE'
     )
 """
-_REMOVED_TICKS = f"select min(tick_at), max(tick_at), count(*) from {TICK_LOG_TABLE} where tick_at > ?"
-_LAST_KEPT = f"select max(tick_at) from {TICK_LOG_TABLE} where finished_at is not null"
+_REMOVED_TICKS = (
+    f"select min(tick_at), max(tick_at), count(distinct tick_at) from {TICK_LOG_TABLE} where tick_at > ?"
+)
 _RESET_CONTEXT = f"""
 insert into {TICK_CONTEXT}
-select tick_at, watermark,
+select distinct tick_at, watermark,
     (select max(p.tick_at) from {TICK_LOG_TABLE} p where p.finished_at is not null and p.tick_at < t.tick_at)
 from {TICK_LOG_TABLE} t where t.tick_at = (select max(tick_at) from {TICK_LOG_TABLE})
 """
@@ -127,7 +129,7 @@ def rewind(
             create_tables(con, control_tables())
             first, last, count = con.execute(_REMOVED_TICKS, [to]).fetchone() or (None, None, 0)
             if not count:
-                (kept_tick,) = con.execute(_LAST_KEPT).fetchone() or (None,)
+                (kept_tick,) = con.execute(LAST_APPLIED_TICK).fetchone() or (None,)
                 return Rewind(to, kept_tick, None, None, 0, ())
             histories = _histories(con)
             handled = _handed_over(con, histories, to)
@@ -136,7 +138,7 @@ def rewind(
             _unpublish(workspace)
             con.execute("begin")
             done = _remove_after(con, histories, to, handled)
-            (kept_tick,) = con.execute(_LAST_KEPT).fetchone() or (None,)
+            (kept_tick,) = con.execute(LAST_APPLIED_TICK).fetchone() or (None,)
             who = [actor(), socket.gethostname(), via]
             con.execute(_RECORD, [done, to, kept_tick, first, last, count, len(handled), *who])
             con.execute("commit")

@@ -25,6 +25,7 @@ from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
 from journey_compiler.warehouse.tables import (
     CONTROL_SCHEMA,
+    LAST_APPLIED_TICK,
     Columns,
     control_tables,
     create_tables,
@@ -35,13 +36,20 @@ DEPLOYMENT: Columns = {"digest": "text", "deployed_at": "timestamp"}
 TICK_TAG = "tick"
 """dbt tag of the models every tick must run (events staging and the journey histories)."""
 
-_LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
-_TICK_ROW = "select watermark, finished_at from journeys.tick_log where tick_at = ?"
+_TICK_ROW = "select watermark, max(finished_at) from journeys.tick_log where tick_at = ? group by watermark"
 _NEWEST_LOAD = "select max(loaded_at) from {events}"
 _REGISTER = "insert into journeys.tick_log values (?, ?, ?, null)"
 _SET_CONTEXT = "delete from journeys.tick_context; insert into journeys.tick_context values (?, ?, ?)"
 _PREVIOUS_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null and tick_at < ?"
-_FINISH = "update journeys.tick_log set finished_at = ? where tick_at = ?"
+_FINISH = """
+insert into journeys.tick_log
+select tick_at, watermark, min(started_at), $now from journeys.tick_log
+where tick_at = $tick
+group by tick_at, watermark
+having max(finished_at) is null
+"""
+"""The tick log's `finished` row: once, however the tick was started (a warehouse from before the log was
+append-only has one row per tick, updated)."""
 _PUBLISH_TAGS = """
 insert into journeys.published_tags
 select profile_id, tag, logical_at, removed, journey_id, tick_at, entry_id, hop, path_id
@@ -128,7 +136,7 @@ def begin_tick(
         row = con.execute(_TICK_ROW, [at]).fetchone()
         if row is not None and row[1] is not None:
             return TickPlan(at, row[0], already_applied=True, deploy=False)
-        (last,) = con.execute(_LAST_TICK).fetchone() or (None,)
+        (last,) = con.execute(LAST_APPLIED_TICK).fetchone() or (None,)
         if last is not None and at < last:
             if if_behind == "skip":
                 return TickPlan(at, None, already_applied=False, deploy=False, superseded=True)
@@ -172,7 +180,7 @@ def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> No
             con.execute(_RECORD_DEPLOYMENT, [built.digest, _now()])
         record_deployment(con, compiled_versions(built.project, built.compiled), plan.tick_at)
         con.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
-        con.execute(_FINISH, [_now(), plan.tick_at])
+        con.execute(_FINISH, {"now": _now(), "tick": plan.tick_at})
         publish_outputs(con, workspace.warehouse, as_of=plan.tick_at)
 
 

@@ -30,6 +30,7 @@ from journey_compiler.runtime.lock import exclusive
 from journey_compiler.runtime.rewind import rewind
 from journey_compiler.runtime.tick import run_tick
 from journey_compiler.runtime.workspace import Workspace, build_dbt_project
+from journey_compiler.warehouse.tables import LAST_APPLIED_TICK
 
 _NODE_COUNTS = """
 select journey_id, to_node as node_id, count(*) as arrivals,
@@ -61,7 +62,6 @@ left join journeys.message_events as e on e.message_id = q.message_id and e.stat
 where q.tick_at > ? and q.status = 'suppressed'
 group by all
 """
-_LAST_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def backtest(
 
 def _last_tick(workspace: Workspace) -> datetime | None:
     with duckdb.connect(str(workspace.warehouse), read_only=True) as con:
-        (last,) = con.execute(_LAST_TICK).fetchone() or (None,)
+        (last,) = con.execute(LAST_APPLIED_TICK).fetchone() or (None,)
     return last
 
 

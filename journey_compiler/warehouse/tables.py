@@ -44,7 +44,9 @@ MESSAGE_RETRIES: Columns = {
     "retry_at": "timestamp",
     "deferred_at": "timestamp",
 }
-# One row per tick the runner started; `finished_at` is set when every model of the tick ran.
+# Append-only, so that an engine without UPDATE keeps it too: a row when a tick starts (`finished_at` null,
+# the watermark fixed) and one more, the same with `finished_at`, when every model of the tick ran. A
+# warehouse from before this has one row per tick, updated when it finished; readers take either.
 TICK_LOG: Columns = {
     "tick_at": "timestamp",
     "watermark": "timestamp",
@@ -112,8 +114,10 @@ INTERNAL_SCHEMA = "journeys_internal"
 MESSAGE_EVENTS_TABLE = f"{CONTROL_SCHEMA}.message_events"
 MESSAGE_RETRIES_TABLE = f"{CONTROL_SCHEMA}.message_retries"
 SEND_QUEUE_VIEW = f"{CONTROL_SCHEMA}.send_queue"
-TICK_LOG_TABLE = f"{CONTROL_SCHEMA}.tick_log"
 """The outbox: a dbt view over the journey histories and `message_events` (see the marts)."""
+TICK_LOG_TABLE = f"{CONTROL_SCHEMA}.tick_log"
+LAST_APPLIED_TICK = f"select max(tick_at) from {TICK_LOG_TABLE} where finished_at is not null"
+"""A tick is applied when the log has its `finished` row (see TICK_LOG)."""
 
 _TYPES = {"text": "VARCHAR", "json": "JSON"}
 

@@ -227,5 +227,5 @@ def test_tick_without_at_on_events_far_behind_now_asks_for_the_time(make_scenari
     forced = _cli("tick", *where, "--now", env={})
 
     assert forced.returncode == 0, forced.stderr
-    (ticked,) = sc.sql("select tick_at from journeys.tick_log")
+    (ticked,) = sc.sql("select tick_at from journeys.tick_log where finished_at is not null")
     assert ticked[0] > loaded + 3 * D - H

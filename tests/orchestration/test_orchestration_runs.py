@@ -61,8 +61,9 @@ def test_tick_advances_journeys_and_queues_sends(
     assert "journeys/journey_node_daily" not in materialized(first_tick), (
         "metric tables wait for the metrics job"
     )
-    ticks = sql(workspace, "select tick_at, finished_at is not null from journeys.tick_log")
-    assert ticks == [(datetime.fromisoformat(TICK_AT), True)]
+    # the log is append-only: the tick's start row and its finished row
+    ticks = sql(workspace, "select tick_at, count(*), count(finished_at) from journeys.tick_log group by 1")
+    assert ticks == [(datetime.fromisoformat(TICK_AT), 2, 1)]
     (in_journey,) = sql(
         workspace, "select count(*) from journeys.journey_state where journey_id = 'welcome_series'"
     )
@@ -138,7 +139,7 @@ def test_same_tick_again_changes_nothing(
     assert again.success
     assert materialized(again) == set()
     assert sql(workspace, history) == before
-    assert sql(workspace, "select count(*) from journeys.tick_log") == [(1,)]
+    assert sql(workspace, "select count(*), count(finished_at) from journeys.tick_log") == [(2, 1)]
 
 
 def test_send_after_tick_delivers_the_queued_emails(

@@ -215,7 +215,7 @@ def test_a_tick_whose_history_breaks_an_id_invariant_fails_and_stays_unapplied(s
     # as if the tick had written its message twice and crashed before it was marked applied
     history = "journeys_internal.jrn_morning"
     sc.sql(f"insert into {history} select * from {history} where record = 'send'")
-    sc.sql("update journeys.tick_log set finished_at = null where tick_at = ?", [at])
+    sc.sql("delete from journeys.tick_log where tick_at = ? and finished_at is not null", [at])
     with pytest.raises(TickError, match="journey_history_keys.*jrn_morning"):
         sc.tick(at)
     assert sc.sql("select finished_at from journeys.tick_log where tick_at = ?", [at]) == [(None,)]

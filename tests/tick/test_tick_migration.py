@@ -69,3 +69,23 @@ def test_a_warehouse_from_before_tag_hops_ticks_on_unchanged(make_scenario, welc
         sc.tick(T0 + 9 * D)
     assert migrated.snapshot() == unbroken.snapshot()
     assert migrated.sql("select count(*), count(hop) from journeys.published_tags") == [(1, 0)]
+
+
+def test_a_tick_log_with_one_updated_row_per_tick_ticks_on_unchanged(make_scenario, welcome_yaml):
+    """Before the tick log was append-only, a tick had one row, its `finished_at` set by an UPDATE; such a
+    log (the start rows gone, the finished rows left) must tick on as the append-only one does."""
+    unbroken = make_scenario({"welcome_series": welcome_yaml}, name="unbroken")
+    updated = make_scenario({"welcome_series": welcome_yaml}, name="updated")
+    for sc in (unbroken, updated):
+        _load(sc)
+        sc.tick(T0 + 3 * H)
+        sc.tick(T0 + D + 4 * H)
+    assert updated.sql("select count(*), count(finished_at) from journeys.tick_log") == [(4, 2)]
+    updated.sql("delete from journeys.tick_log where finished_at is null")
+
+    for sc in (unbroken, updated):
+        sc.tick(T0 + D + 4 * H)  # applied already: nothing happens
+        sc.tick(T0 + 9 * D)
+    assert updated.sql("select count(*), count(finished_at) from journeys.tick_log") == [(4, 3)]
+    assert updated.snapshot() == unbroken.snapshot()
+    assert updated.transition_set() == unbroken.transition_set()

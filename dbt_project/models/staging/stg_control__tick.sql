@@ -16,7 +16,9 @@ final as (
         -- what the previous tick saw: this tick's events are the ones loaded after it
         previous.watermark as previous_watermark
     from tick_context
-    left join tick_log as previous on previous.tick_at = tick_context.previous_tick_at
+    -- the log is append-only: the previous tick's `finished` row (a tick's start row has the same watermark)
+    left join tick_log as previous
+        on previous.tick_at = tick_context.previous_tick_at and previous.finished_at is not null
 )
 
 select * from final
