@@ -13,12 +13,11 @@ import duckdb
 from journey_compiler.runtime.dbt import run_dbt
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.publish import publish_outputs
-from journey_compiler.runtime.tick import TICK_TAG
+from journey_compiler.runtime.tick import DEPLOYED, TICK_TAG
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
 
 METRIC_MARTS = "path:models/marts,config.materialized:table"
 """Marts stored as tables are the metric snapshots; the other marts are views, current at every tick."""
-_DEPLOYED = "select digest from journeys.deployment order by deployed_at desc limit 1"
 _TABLE = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
 
 
@@ -33,7 +32,7 @@ def recompute_args(views_current: bool) -> list[str]:
 def recompute_metrics(workspace: Workspace, built: BuiltProject) -> None:
     with exclusive(workspace.warehouse, "journeys metrics --recompute"):
         with connect(workspace.warehouse) as con:
-            deployed = con.execute(_DEPLOYED).fetchone() if _has_deployment(con) else None
+            deployed = con.execute(DEPLOYED).fetchone() if _has_deployment(con) else None
         run_dbt(built.dbt_dir, workspace.warehouse, recompute_args(deployed == (built.digest,)))
         with connect(workspace.warehouse) as con:
             publish_outputs(con, workspace.warehouse)

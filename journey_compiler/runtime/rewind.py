@@ -43,6 +43,7 @@ from journey_compiler.warehouse.tables import (
     MESSAGE_EVENTS_TABLE,
     MESSAGE_RETRIES_TABLE,
     SEND_QUEUE_VIEW,
+    TICK_CONTEXT_TABLE,
     TICK_LOG_TABLE,
     control_tables,
     create_tables,
@@ -56,7 +57,6 @@ OTHER_STAMPS = {
     f"{CONTROL_SCHEMA}.schedule_starts": "started_at",
 }
 """Tick-written tables whose stamp is not called `tick_at`."""
-TICK_CONTEXT = f"{CONTROL_SCHEMA}.tick_context"
 HISTORY_PREFIX = "jrn_"
 OPEN_SUFFIX = "__open"
 NOT_HANDED_OVER = ("deferred", "suppressed", "expired")
@@ -80,7 +80,7 @@ _REMOVED_TICKS = (
     f"select min(tick_at), max(tick_at), count(distinct tick_at) from {TICK_LOG_TABLE} where tick_at > ?"
 )
 _RESET_CONTEXT = f"""
-insert into {TICK_CONTEXT}
+insert into {TICK_CONTEXT_TABLE}
 select distinct tick_at, watermark,
     (select max(p.tick_at) from {TICK_LOG_TABLE} p where p.finished_at is not null and p.tick_at < t.tick_at)
 from {TICK_LOG_TABLE} t where t.tick_at = (select max(tick_at) from {TICK_LOG_TABLE})
@@ -176,7 +176,7 @@ def _remove_after(
     for table, stamp in _stamped_tables(con).items():
         con.execute(exp.delete(table, where=col(stamp) > ts(to)).sql("duckdb"))
     _rebuild_open_paths(con, histories)
-    con.execute(exp.delete(TICK_CONTEXT).sql("duckdb"))
+    con.execute(exp.delete(TICK_CONTEXT_TABLE).sql("duckdb"))
     con.execute(_RESET_CONTEXT)
     return recorded_at
 
@@ -199,7 +199,7 @@ def _stamped_tables(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {
         name: column
         for name, column in sorted(stamped.items())
-        if name != TICK_CONTEXT and not name.endswith(OPEN_SUFFIX)
+        if name != TICK_CONTEXT_TABLE and not name.endswith(OPEN_SUFFIX)
     }
 
 

@@ -23,9 +23,11 @@ from journey_compiler.runtime.migrate import migrate_open_paths
 from journey_compiler.runtime.publish import publish_outputs
 from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
+from journey_compiler.warehouse.duckdb_warehouse import as_warehouse
 from journey_compiler.warehouse.tables import (
     CONTROL_SCHEMA,
     LAST_APPLIED_TICK,
+    TICK_CONTEXT_TABLE,
     Columns,
     control_tables,
     create_tables,
@@ -39,7 +41,6 @@ TICK_TAG = "tick"
 _TICK_ROW = "select watermark, max(finished_at) from journeys.tick_log where tick_at = ? group by watermark"
 _NEWEST_LOAD = "select max(loaded_at) from {events}"
 _REGISTER = "insert into journeys.tick_log values (?, ?, ?, null)"
-_SET_CONTEXT = "delete from journeys.tick_context; insert into journeys.tick_context values (?, ?, ?)"
 _PREVIOUS_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null and tick_at < ?"
 _FINISH = """
 insert into journeys.tick_log
@@ -57,8 +58,9 @@ from journeys_internal.int_journey_records
 where record = 'tag' and tick_at = $tick
     and not exists (select 1 from journeys.published_tags where tick_at = $tick)
 """
-_DEPLOYED = "select digest from journeys.deployment order by deployed_at desc limit 1"
-_RECORD_DEPLOYMENT = "delete from journeys.deployment; insert into journeys.deployment values (?, ?)"
+DEPLOYMENT_TABLE = f"{CONTROL_SCHEMA}.deployment"
+DEPLOYED = f"select digest from {DEPLOYMENT_TABLE} order by deployed_at desc limit 1"
+"""The digest of the models the views were last deployed from (one row, replaced by each deploy)."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def begin_tick(
     whose queued run was overtaken by a later one)."""
     at = as_naive_utc(at)
     with connect(workspace.warehouse) as con:
-        create_tables(con, control_tables() | {f"{CONTROL_SCHEMA}.deployment": DEPLOYMENT})
+        create_tables(con, control_tables() | {DEPLOYMENT_TABLE: DEPLOYMENT})
         row = con.execute(_TICK_ROW, [at]).fetchone()
         if row is not None and row[1] is not None:
             return TickPlan(at, row[0], already_applied=True, deploy=False)
@@ -158,7 +160,7 @@ def begin_tick(
         else:
             watermark = row[0]
         (previous,) = con.execute(_PREVIOUS_TICK, [at]).fetchone() or (None,)
-        con.execute(_SET_CONTEXT, [at, watermark, previous])
+        as_warehouse(con).replace_rows(TICK_CONTEXT_TABLE, [(at, watermark, previous)])
         scheduled = [
             built.project.journeys[j]
             for j in built.compiled.journeys
@@ -166,7 +168,7 @@ def begin_tick(
         ]
         record_occurrences(con, scheduled, at)
         migrate_open_paths(con, built.compiled.journeys)
-        deployed = con.execute(_DEPLOYED).fetchone()
+        deployed = con.execute(DEPLOYED).fetchone()
     return TickPlan(
         at, watermark, already_applied=False, deploy=deployed is None or deployed[0] != built.digest
     )
@@ -177,7 +179,7 @@ def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> No
     segments, and remember which models the views came from and which journey versions ran (for plan)."""
     with connect(workspace.warehouse) as con:
         if plan.deploy:
-            con.execute(_RECORD_DEPLOYMENT, [built.digest, _now()])
+            as_warehouse(con).replace_rows(DEPLOYMENT_TABLE, [(built.digest, _now())])
         record_deployment(con, compiled_versions(built.project, built.compiled), plan.tick_at)
         con.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
         con.execute(_FINISH, {"now": _now(), "tick": plan.tick_at})

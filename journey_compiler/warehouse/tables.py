@@ -116,6 +116,7 @@ MESSAGE_RETRIES_TABLE = f"{CONTROL_SCHEMA}.message_retries"
 SEND_QUEUE_VIEW = f"{CONTROL_SCHEMA}.send_queue"
 """The outbox: a dbt view over the journey histories and `message_events` (see the marts)."""
 TICK_LOG_TABLE = f"{CONTROL_SCHEMA}.tick_log"
+TICK_CONTEXT_TABLE = f"{CONTROL_SCHEMA}.tick_context"
 LAST_APPLIED_TICK = f"select max(tick_at) from {TICK_LOG_TABLE} where finished_at is not null"
 """A tick is applied when the log has its `finished` row (see TICK_LOG)."""
 
