@@ -11,13 +11,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from journey_compiler.runtime.lock import connect, exclusive
-from journey_compiler.warehouse.tables import CONTROL_SCHEMA, SEND_QUEUE_VIEW
+from journey_compiler.warehouse.tables import LAST_APPLIED_TICK, SEND_QUEUE_VIEW
 
 _HEALTH_SQL = f"""
 with clock as (
-    select coalesce(
-        (select max(tick_at) from {CONTROL_SCHEMA}.tick_log where finished_at is not null), $fallback
-    ) as now
+    select coalesce(({LAST_APPLIED_TICK}), $fallback) as now
 )
 select
     channel,
