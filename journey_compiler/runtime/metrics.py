@@ -13,8 +13,9 @@ import duckdb
 from journey_compiler.runtime.dbt import run_dbt
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.runtime.publish import publish_outputs
-from journey_compiler.runtime.tick import DEPLOYED, TICK_TAG
+from journey_compiler.runtime.tick import TICK_TAG
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
+from journey_compiler.warehouse.tables import DEPLOYED
 
 METRIC_MARTS = "path:models/marts,config.materialized:table"
 """Marts stored as tables are the metric snapshots; the other marts are views, current at every tick."""

@@ -25,16 +25,16 @@ from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
 from journey_compiler.warehouse.duckdb_warehouse import as_warehouse
 from journey_compiler.warehouse.tables import (
-    CONTROL_SCHEMA,
+    DEPLOYED,
+    DEPLOYMENT,
+    DEPLOYMENT_TABLE,
     LAST_APPLIED_TICK,
     TICK_CONTEXT_TABLE,
-    Columns,
     control_tables,
     create_tables,
     raw_tables,
 )
 
-DEPLOYMENT: Columns = {"digest": "text", "deployed_at": "timestamp"}
 TICK_TAG = "tick"
 """dbt tag of the models every tick must run (events staging and the journey histories)."""
 
@@ -58,9 +58,6 @@ from journeys_internal.int_journey_records
 where record = 'tag' and tick_at = $tick
     and not exists (select 1 from journeys.published_tags where tick_at = $tick)
 """
-DEPLOYMENT_TABLE = f"{CONTROL_SCHEMA}.deployment"
-DEPLOYED = f"select digest from {DEPLOYMENT_TABLE} order by deployed_at desc limit 1"
-"""The digest of the models the views were last deployed from (one row, replaced by each deploy)."""
 
 
 @dataclass(frozen=True)

@@ -117,6 +117,10 @@ SEND_QUEUE_VIEW = f"{CONTROL_SCHEMA}.send_queue"
 """The outbox: a dbt view over the journey histories and `message_events` (see the marts)."""
 TICK_LOG_TABLE = f"{CONTROL_SCHEMA}.tick_log"
 TICK_CONTEXT_TABLE = f"{CONTROL_SCHEMA}.tick_context"
+DEPLOYMENT: Columns = {"digest": "text", "deployed_at": "timestamp"}
+DEPLOYMENT_TABLE = f"{CONTROL_SCHEMA}.deployment"
+DEPLOYED = f"select digest from {DEPLOYMENT_TABLE} order by deployed_at desc limit 1"
+"""The digest of the models the views were last deployed from (one row, replaced by each deploy)."""
 LAST_APPLIED_TICK = f"select max(tick_at) from {TICK_LOG_TABLE} where finished_at is not null"
 """A tick is applied when the log has its `finished` row (see TICK_LOG)."""
 
