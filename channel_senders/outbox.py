@@ -50,12 +50,12 @@ from journey_compiler.config.templates import Template
 from journey_compiler.errors import JourneysError
 from journey_compiler.runtime.lock import connect, exclusive
 from journey_compiler.warehouse.tables import (
+    APPLIED_TICKS,
     MESSAGE_EVENTS,
     MESSAGE_EVENTS_TABLE,
     MESSAGE_RETRIES,
     MESSAGE_RETRIES_TABLE,
     SEND_QUEUE_VIEW,
-    TICK_LOG_TABLE,
     create_tables,
 )
 
@@ -70,7 +70,7 @@ from {SEND_QUEUE_VIEW} q
 where q.not_before <= $now
   and q.status <> 'suppressed'
   -- a tick whose checks failed is not applied: nothing it wrote goes out
-  and exists (select 1 from {TICK_LOG_TABLE} t where t.tick_at = q.tick_at and t.finished_at is not null)
+  and exists (select 1 from {APPLIED_TICKS} t where t.tick_at = q.tick_at)
   and not exists (
     select 1 from {MESSAGE_EVENTS_TABLE} e
     where e.message_id = q.message_id and e.status not in (select unnest($pending))

@@ -29,9 +29,10 @@ from journey_compiler.show.picture import find_journey
 from journey_compiler.sqlgen.ast import col, lit
 from journey_compiler.sqlgen.relations import ref
 from journey_compiler.sqlgen.segments import SegmentSql
-from journey_compiler.warehouse.tables import TICK_LOG_TABLE
+from journey_compiler.warehouse.tables import APPLIED_TICKS
 
 _REF = re.compile(r"\{\{ ref\('(\w+)'\) \}\}")
+_LAST_TICK = f"select tick_at, watermark from {APPLIED_TICKS} applied order by tick_at desc limit 1"
 
 
 @dataclass(frozen=True)
@@ -158,15 +159,8 @@ def _reading(warehouse: Path, at: datetime | None) -> Iterator[tuple[duckdb.Duck
     if not warehouse.exists():
         raise JourneysError(f"no warehouse at {warehouse}: run `journeys init` and a tick first")
     with connect(warehouse, read_only=True) as con:
-        last = (
-            exp.select("tick_at", "watermark")
-            .from_(TICK_LOG_TABLE)
-            .where(col("finished_at").is_(exp.null()).not_())
-            .order_by(exp.Ordered(this=col("tick_at"), desc=True))
-            .limit(1)
-        )
         try:
-            ticks = con.execute(last.sql("duckdb")).fetchall()
+            ticks = con.execute(_LAST_TICK).fetchall()
         except duckdb.CatalogException:
             ticks = []
         if not ticks:

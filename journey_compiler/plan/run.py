@@ -14,10 +14,10 @@ from journey_compiler.plan.compare import Plan, compare
 from journey_compiler.plan.deployed import compiled_versions, in_flight, last_deployed
 from journey_compiler.render import compile_project
 from journey_compiler.runtime.lock import connect
-from journey_compiler.warehouse.tables import TICK_LOG_TABLE
+from journey_compiler.warehouse.tables import APPLIED_TICKS, TICK_LOG_TABLE
 
 _TICK_LOG = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
-_TICKS = f"select count(*) from {TICK_LOG_TABLE} where finished_at is not null"
+_TICKS = f"select count(*) from {APPLIED_TICKS} applied"
 
 
 def plan_changes(journeys_dir: Path, warehouse: Path) -> Plan:

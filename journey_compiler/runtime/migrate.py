@@ -14,7 +14,8 @@ from sqlglot import exp
 from journey_compiler.render import model_name, open_paths_model
 from journey_compiler.sqlgen.ast import col, eq
 from journey_compiler.sqlgen.records import OPEN_PATH_COLUMNS
-from journey_compiler.warehouse.tables import INTERNAL_SCHEMA, TICK_LOG_TABLE
+from journey_compiler.warehouse.connection import statement
+from journey_compiler.warehouse.tables import INTERNAL_SCHEMA, LAST_APPLIED_TICK
 
 _TABLES = "select table_name from information_schema.tables where table_schema = ?"
 
@@ -42,12 +43,7 @@ def _snapshot_from_history(journey_id: str) -> exp.Create:
         .from_(history.copy())
         .where(eq(col("record"), "position"))
     )
-    last_tick = (
-        exp.select(exp.func("MAX", col("tick_at")))
-        .from_(exp.to_table(TICK_LOG_TABLE))
-        .where(exp.not_(exp.Is(this=col("finished_at"), expression=exp.null())))
-        .subquery()
-    )
+    last_tick = statement(LAST_APPLIED_TICK).subquery()
     columns = [
         exp.alias_(last_tick, name)
         if name == "tick_at"

@@ -37,6 +37,7 @@ from journey_compiler.runtime.tick import as_naive_utc
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
 from journey_compiler.sqlgen.ast import col, ts, union_all
 from journey_compiler.warehouse.tables import (
+    APPLIED_TICKS,
     CONTROL_SCHEMA,
     INTERNAL_SCHEMA,
     LAST_APPLIED_TICK,
@@ -82,7 +83,7 @@ _REMOVED_TICKS = (
 _RESET_CONTEXT = f"""
 insert into {TICK_CONTEXT_TABLE}
 select distinct tick_at, watermark,
-    (select max(p.tick_at) from {TICK_LOG_TABLE} p where p.finished_at is not null and p.tick_at < t.tick_at)
+    (select max(p.tick_at) from {APPLIED_TICKS} p where p.tick_at < t.tick_at)
 from {TICK_LOG_TABLE} t where t.tick_at = (select max(tick_at) from {TICK_LOG_TABLE})
 """
 _RECORD = f"insert into {CONTROL_SCHEMA}.rewinds values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"

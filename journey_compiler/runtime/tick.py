@@ -25,6 +25,7 @@ from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
 from journey_compiler.warehouse.duckdb_warehouse import as_warehouse
 from journey_compiler.warehouse.tables import (
+    APPLIED_TICKS,
     DEPLOYED,
     DEPLOYMENT,
     DEPLOYMENT_TABLE,
@@ -41,7 +42,7 @@ TICK_TAG = "tick"
 _TICK_ROW = "select watermark, max(finished_at) from journeys.tick_log where tick_at = ? group by watermark"
 _NEWEST_LOAD = "select max(loaded_at) from {events}"
 _REGISTER = "insert into journeys.tick_log values (?, ?, ?, null)"
-_PREVIOUS_TICK = "select max(tick_at) from journeys.tick_log where finished_at is not null and tick_at < ?"
+_PREVIOUS_TICK = f"select max(tick_at) from {APPLIED_TICKS} applied where tick_at < ?"
 _FINISH = """
 insert into journeys.tick_log
 select tick_at, watermark, min(started_at), $now from journeys.tick_log

@@ -121,8 +121,10 @@ DEPLOYMENT: Columns = {"digest": "text", "deployed_at": "timestamp"}
 DEPLOYMENT_TABLE = f"{CONTROL_SCHEMA}.deployment"
 DEPLOYED = f"select digest from {DEPLOYMENT_TABLE} order by deployed_at desc limit 1"
 """The digest of the models the views were last deployed from (one row, replaced by each deploy)."""
-LAST_APPLIED_TICK = f"select max(tick_at) from {TICK_LOG_TABLE} where finished_at is not null"
-"""A tick is applied when the log has its `finished` row (see TICK_LOG)."""
+APPLIED_TICKS = f"(select tick_at, watermark from {TICK_LOG_TABLE} where finished_at is not null)"
+"""The applied ticks, one row each: a tick is applied when the log has its `finished` row (see TICK_LOG).
+Every reader of the log asks this, so the log's shape is known here only."""
+LAST_APPLIED_TICK = f"select max(tick_at) from {APPLIED_TICKS} applied"
 
 _TYPES = {"text": "VARCHAR", "json": "JSON"}
 
