@@ -23,16 +23,22 @@ CACHE_FILE = ".compiled.json"
 _REMEMBERED: OrderedDict[str, CompiledProject] = OrderedDict()
 """This process's compiles by key: a test session or a backtest compiles each directory once."""
 _KEEP = 8
+_STORED: dict[Path, str] = {}
+"""The key this process last found or wrote in each cache file, so a remembered compile reads no file."""
 
 
 def compiled_project(project: Project, target: str, build_dir: Path) -> CompiledProject:
     """`compile_project(project, target)`, from the build folder or this process's memory when the key
     matches; a missing, unreadable or stale cache file only means compiling again (and writing it)."""
     key, path = compile_key(project, target), build_dir / CACHE_FILE
-    compiled = _read(path, key)
+    compiled = _REMEMBERED.get(key)
+    if compiled is None and (compiled := _read(path, key)) is not None:
+        _STORED[path] = key
     if compiled is None:
-        compiled = _REMEMBERED.get(key) or compile_project(project, target)
+        compiled = compile_project(project, target)
+    if _STORED.get(path) != key:
         _write(path, key, compiled)
+        _STORED[path] = key
     _REMEMBERED[key] = compiled
     _REMEMBERED.move_to_end(key)
     while len(_REMEMBERED) > _KEEP:

@@ -21,12 +21,14 @@ MODEL = "jrn_welcome_series.sql"
 @pytest.fixture()
 def workspace(tmp_path: Path) -> Workspace:
     shutil.copytree(EXAMPLES, tmp_path / "journeys")
+    _forget_this_process()
     return Workspace.resolve(tmp_path / "journeys", tmp_path / "warehouse.duckdb")
 
 
 def _forget_this_process() -> None:
     """What a new process (the next scheduled tick) starts with: only the build folder."""
     compile_cache._REMEMBERED.clear()
+    compile_cache._STORED.clear()
 
 
 def test_a_new_process_takes_the_models_from_the_build_folder(workspace: Workspace) -> None:
@@ -41,6 +43,19 @@ def test_a_new_process_takes_the_models_from_the_build_folder(workspace: Workspa
 
     written = (workspace.build_dir / GENERATED_DIR / MODEL).read_text()
     assert written.endswith("-- from the cache\n")
+
+
+def test_a_process_that_compiled_once_reads_no_cache_file_again(workspace: Workspace) -> None:
+    first = build_dbt_project(workspace)
+    cache_file = workspace.build_dir / compile_cache.CACHE_FILE
+    stored = json.loads(cache_file.read_text())
+    stored["files"][MODEL] += "-- from the cache\n"
+    cache_file.write_text(json.dumps(stored))
+
+    again = build_dbt_project(workspace)
+
+    assert again.compiled == first.compiled
+    assert not (workspace.build_dir / GENERATED_DIR / MODEL).read_text().endswith("-- from the cache\n")
 
 
 def test_an_edited_journey_compiles_again(workspace: Workspace) -> None:
