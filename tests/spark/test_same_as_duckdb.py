@@ -1,11 +1,10 @@
 """The same raw world staged by DuckDB and by local Spark, tick after tick: equal, row for row.
 
-What runs on Spark so far is the tick's input layer (staging and the data-quality log, the models every
-tick builds first); the journey histories follow once admission has a Spark form (docs/spark.md). The world
+What runs on Spark so far is the tick's input layer (staging and the data-quality log, the models every tick
+builds first); the journey histories follow once a whole journey model builds there (docs/spark.md). The world
 is the demo shop (300 profiles in several timezones, late and duplicate deliveries) plus a row of each
 rejection that a raw JSON column lets both engines hold (a missing id or time, an unknown profile or zone),
-ticked twice: the second tick picks up what loaded late after the first one's watermark.
-"""
+ticked twice: the second tick picks up what loaded late after the first one's watermark."""
 
 from __future__ import annotations
 

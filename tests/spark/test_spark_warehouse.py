@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -10,8 +11,12 @@ import pytest
 from sqlglot import exp
 
 from journey_compiler.config.project import load_project
+from journey_compiler.ir import lower
 from journey_compiler.runtime.schedules import record_occurrences
+from journey_compiler.sqlgen.ast import ts
 from journey_compiler.sqlgen.ids import bucket
+from journey_compiler.sqlgen.tick import admission
+from journey_compiler.sqlgen.tick.builder import TickSql
 from journey_compiler.warehouse.connection import statement
 from journey_compiler.warehouse.duckdb_warehouse import DuckDBWarehouse
 from journey_compiler.warehouse.spark_warehouse import SparkWarehouse, session_config
@@ -84,36 +89,81 @@ with recursive candidates as (
 )
 select profile_id, n from admitted order by profile_id, n
 """
-SUCCESSOR_STEP = """
-with recursive candidates as (
-    select * from (values ('p1', 1, 10), ('p1', 2, 12), ('p1', 3, 30), ('p2', 1, 5), ('p2', 2, 40))
-        as c(profile_id, n, entry_at)
-), successors as (
-    select p.profile_id, p.n, min_by(c.n, c.entry_at) as next_n
-    from candidates as p left join candidates as c
-        on c.profile_id = p.profile_id and c.entry_at >= p.entry_at + 15
-    group by p.profile_id, p.n
-), admitted as (
-    select profile_id, n from candidates where n = 1
-    union all
-    select s.profile_id, s.next_n from admitted as p
-    join successors as s on s.profile_id = p.profile_id and s.n = p.n
-    where s.next_n is not null
-)
-select profile_id, n from admitted order by profile_id, n
-"""
 CHAIN = [("p1", 1), ("p1", 3), ("p2", 1), ("p2", 2)]
 
 
 def test_recursive_step_may_not_rank_on_spark(spark: SparkWarehouse, duck: DuckDBWarehouse) -> None:
-    """The tick admits each profile's chain with a recursive CTE whose step ranks the candidates
-    (sqlgen/tick/admission.py). Spark 4.3 refuses a window over the recursive reference; the same chain
-    computed from each candidate's successor (found before the recursion) runs on both, equal."""
+    """Why admission picks each next entry with NOT EXISTS (sqlgen/tick/admission.py): Spark 4.3 refuses a
+    window over the recursive reference, which DuckDB runs."""
     assert duck.execute(statement(RANKED_STEP)).fetchall() == CHAIN
     with pytest.raises(Exception, match="INVALID_RECURSIVE_REFERENCE"):
         spark.execute(statement(RANKED_STEP))
-    query = statement(SUCCESSOR_STEP)
-    assert spark.execute(query).fetchall() == duck.execute(query).fetchall() == CHAIN
+
+
+# What the tick's skeleton and nodes hand to admission, for two profiles: p1 entered at 08:00 before this
+# tick (ended 09:00); this tick's candidates end at `moves`' times, c5 and d1 stay open at the horizon.
+CANDIDATES = {  # entry id: profile, entry time, outcome, left at
+    "c1": ("p1", 10, 0, "exit", 10, 30),
+    "c2": ("p1", 10, 10, "exit", 10, 40),
+    "c3": ("p1", 11, 0, "leave", 11, 5),
+    "c4": ("p1", 12, 0, "exit", 12, 10),
+    "c5": ("p1", 13, 30, "stay", 13, 30),
+    "d1": ("p2", 10, 0, "stay", 10, 0),
+    "d2": ("p2", 12, 0, "exit", 12, 5),
+}
+
+
+ENTRY = ["entry_id", "profile_id", "trigger_event_id", "entry_at"]
+
+
+def _at(hour: int, minute: int) -> exp.Expression:
+    return ts(datetime(2026, 6, 1, hour, minute))
+
+
+def _relation(columns: list[str], rows: list[tuple[exp.Expression, ...]]) -> exp.Select:
+    return exp.select("*").from_(exp.values(rows, alias="t", columns=columns))
+
+
+def _admission_inputs() -> dict[str, exp.Select]:
+    string = exp.Literal.string
+    new = [
+        (string(e), string(p), string(f"ev-{e}"), _at(h, m), string(f"k-{e}"))
+        for e, (p, h, m, *_) in CANDIDATES.items()
+    ]
+    moves = [(string(e), string(o), _at(h, m)) for e, (*_, o, h, m) in CANDIDATES.items()]
+    no_next = exp.alias_(exp.cast(exp.null(), "varchar"), "next_node")
+    return {
+        "earlier_entries": _relation(
+            ENTRY,
+            [(string("e0"), string("p1"), string("ev-e0"), _at(8, 0))],
+        ),
+        "ended_entries": _relation(["entry_id", "ended_at"], [(string("e0"), _at(9, 0))]),
+        "new_entries": _relation(
+            ["entry_id", "profile_id", "trigger_event_id", "entry_at", "trigger_key"], new
+        ),
+        "moves": exp.select("entry_id", "outcome", no_next, "left_at").from_(
+            exp.values(moves, alias="t", columns=["entry_id", "outcome", "left_at"])
+        ),
+    }
+
+
+def test_admission_runs_on_spark_as_on_duckdb(spark: SparkWarehouse, duck: DuckDBWarehouse) -> None:
+    """The tick's own admission CTEs (no re-entry, at most 2 entries in 3 hours), rendered for each engine:
+    the same chains. c2 comes while c1 is inside, c4 would be the third entry in 3 hours, and d2 comes while
+    d1 is still open at the horizon."""
+    project = load_project(EXAMPLES)
+    plan = lower(project.journeys["cart_abandonment"], project)
+    entry = replace(plan.entry, reentry=False, frequency_max=2, frequency_per=timedelta(hours=3))
+    tick = TickSql(replace(plan, entry=entry), project)
+    for name, relation in _admission_inputs().items():
+        tick.cte(name, relation)
+    admission.build(tick)
+    query = exp.select("profile_id", "entry_id").from_("admitted_entries").order_by("profile_id", "entry_at")
+    for name, cte in tick.ctes:
+        query = query.with_(name, as_=cte, recursive=tick.recursive)
+    chains = [("p1", "c1"), ("p1", "c3"), ("p1", "c5"), ("p2", "d1")]
+    assert duck.execute(query).fetchall() == chains
+    assert spark.execute(query).fetchall() == chains
 
 
 def test_schedule_occurrences_recorded_alike(spark: SparkWarehouse, duck: DuckDBWarehouse) -> None:

@@ -4,19 +4,19 @@ rules admit, judged in logical-time order with the paths as they are at each can
 Every candidate walks the journey in this tick as if it had entered, so the time its path ends is known
 (`path_ends`, from the outcomes of every node: `moves`). A profile's candidates are then taken as the
 reference interpreter takes them: the first one the earlier entries leave room for, then the first one after
-it that the entries admitted so far leave room for (without re-entry: at or after the previous one's end;
-with a frequency limit: fewer than `max` entries in its period), and so on: a chain, built by one recursive
-CTE. So a profile whose path ended earlier in the tick may enter again, and one tick covering several
+it that the entries admitted so far leave room for (without re-entry: at or after the previous one's end; with
+a frequency limit: fewer than `max` entries in its period), and so on: a chain, built by one recursive CTE
+whose step picks the next candidate with NOT EXISTS (no earlier one qualifies), the form DuckDB and Spark both
+run. So a profile whose path ended earlier in the tick may enter again, and one tick covering several
 occurrences admits each the rules allow. The records of the candidates left out are dropped when the tick's
-records are assembled (`refused_entries`).
-"""
+records are assembled (`refused_entries`)."""
 
 from __future__ import annotations
 
 from sqlglot import exp
 
 from journey_compiler.ir import EntryPlan
-from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, lit, not_null, union_all
+from journey_compiler.sqlgen.ast import aliased, col, earliest, eq, is_null, lit, not_null, union_all
 from journey_compiler.sqlgen.tick.builder import TickSql
 
 CHAIN_COLUMNS = ("entry_id", "profile_id", "entry_at", "trigger_key", "ended_at")
@@ -28,7 +28,8 @@ def needed(entry: EntryPlan) -> bool:
 
 
 def build(tick: TickSql) -> None:
-    """CTEs `path_ends`, `admissible_entries`, `admitted_entries` (recursive) and `refused_entries`."""
+    """CTEs `path_ends`, (without re-entry) `earlier_ends`, `admissible_entries`, `admitted_entries`
+    (recursive) and `refused_entries`."""
     entry = tick.plan.entry
     if not needed(entry):
         return
@@ -49,55 +50,23 @@ def build(tick: TickSql) -> None:
         .where(exp.and_(ended, exp.not_(exp.Exists(this=stays))))
         .group_by(col("entry_id", "m")),
     )
+    if not entry.reentry:
+        tick.cte("earlier_ends", _earlier_ends())
     tick.cte("admissible_entries", _admissible(entry))
-    first = exp.Window(
-        this=exp.RowNumber(),
-        partition_by=[col("profile_id", "c")],
-        order=exp.Order(
-            expressions=[exp.Ordered(this=col("entry_at", "c")), exp.Ordered(this=col("trigger_key", "c"))]
-        ),
-    )
     chain = [col(c, "c") for c in CHAIN_COLUMNS]
     recent: list[exp.Expression] = []
     if entry.frequency_max is not None:
         recent = [exp.alias_(exp.Array(expressions=[col("entry_at", "c")]), "recent")]
-    base = _first(
-        exp.select(*chain, *recent, exp.alias_(first, "rank")).from_(aliased("admissible_entries", "c"))
-    )
-    following = exp.or_(
-        exp.GT(this=col("entry_at", "c"), expression=col("entry_at", "p")),
-        exp.and_(
-            eq(col("entry_at", "c"), col("entry_at", "p")),
-            exp.GT(this=col("trigger_key", "c"), expression=col("trigger_key", "p")),
-        ),
-    )
-    rules = [eq(col("profile_id", "c"), col("profile_id", "p")), following]
-    if not entry.reentry:
-        # the previous one has ended by then (a path still open at the horizon admits nobody after it)
-        rules += [
-            not_null(col("ended_at", "p")),
-            exp.GTE(this=col("entry_at", "c"), expression=col("ended_at", "p")),
-        ]
+    base = exp.select(*chain, *recent).from_(aliased("admissible_entries", "c")).where(_first_of())
     if entry.frequency_max is not None:
-        in_period = col("recent", "p")
-        if entry.frequency_per is not None:
-            since = exp.Sub(this=col("entry_at", "c"), expression=_seconds(entry))
-            in_period = exp.ArrayFilter(
-                this=in_period,
-                expression=exp.Lambda(
-                    this=exp.GT(this=exp.to_identifier("t"), expression=since),
-                    expressions=[exp.to_identifier("t")],
-                ),
-            )
-        taken = exp.Add(this=col("prior_entries", "c"), expression=exp.ArraySize(this=in_period))
-        rules.append(exp.LT(this=taken, expression=lit(entry.frequency_max)))
         recent = [
             exp.alias_(exp.ArrayAppend(this=col("recent", "p"), expression=col("entry_at", "c")), "recent")
         ]
-    step = _first(
-        exp.select(*chain, *recent, exp.alias_(first.copy(), "rank"))
+    step = (
+        exp.select(*chain, *recent)
         .from_(aliased("admitted_entries", "p"))
-        .join(aliased("admissible_entries", "c"), on=exp.and_(*rules))
+        .join(aliased("admissible_entries", "c"), on=_may_follow(entry, "c"))
+        .where(_first_of(_may_follow(entry, "d")))
     )
     tick.cte("admitted_entries", union_all([base, step]), recursive=True)
     admitted = (
@@ -113,18 +82,77 @@ def build(tick: TickSql) -> None:
     )
 
 
-def _first(query: exp.Select) -> exp.Select:
-    """Each profile's first row of `query` (its `rank` column)."""
-    return (
-        exp.select(*CHAIN_COLUMNS, *(["recent"] if "recent" in query.named_selects else []))
-        .from_(query.subquery("ranked"))
-        .where(eq(col("rank"), 1))
+def _may_follow(entry: EntryPlan, candidate: str) -> exp.Expression:
+    """Whether `candidate` may be the next entry of the chain whose last admitted entry is `p`: after it,
+    and left room for by the re-entry and frequency rules given the chain so far."""
+    c = candidate
+    following = exp.or_(
+        exp.GT(this=col("entry_at", c), expression=col("entry_at", "p")),
+        exp.and_(
+            eq(col("entry_at", c), col("entry_at", "p")),
+            exp.GT(this=col("trigger_key", c), expression=col("trigger_key", "p")),
+        ),
     )
+    rules = [eq(col("profile_id", c), col("profile_id", "p")), following]
+    if not entry.reentry:
+        # the previous one has ended by then (a path still open at the horizon admits nobody after it)
+        rules += [
+            not_null(col("ended_at", "p")),
+            exp.GTE(this=col("entry_at", c), expression=col("ended_at", "p")),
+        ]
+    if entry.frequency_max is not None:
+        in_period = col("recent", "p")
+        if entry.frequency_per is not None:
+            since = exp.Sub(this=col("entry_at", c), expression=_seconds(entry))
+            in_period = exp.ArrayFilter(
+                this=in_period,
+                expression=exp.Lambda(
+                    this=exp.GT(this=exp.to_identifier("t"), expression=since),
+                    expressions=[exp.to_identifier("t")],
+                ),
+            )
+        taken = exp.Add(this=col("prior_entries", c), expression=exp.ArraySize(this=in_period))
+        rules.append(exp.LT(this=taken, expression=lit(entry.frequency_max)))
+    return exp.and_(*rules)
+
+
+def _first_of(rule: exp.Expression | None = None) -> exp.Expression:
+    """No admissible candidate `d` (for which `rule` holds) comes before the candidate `c` (by logical time,
+    then trigger): `c` is the first. A NOT EXISTS, not a ranking, because Spark ranks nothing over the
+    recursive reference (docs/spark.md)."""
+    before = exp.or_(
+        exp.LT(this=col("entry_at", "d"), expression=col("entry_at", "c")),
+        exp.and_(
+            eq(col("entry_at", "d"), col("entry_at", "c")),
+            exp.LT(this=col("trigger_key", "d"), expression=col("trigger_key", "c")),
+        ),
+    )
+    same_profile = eq(col("profile_id", "d"), col("profile_id", "c"))
+    earlier = (
+        exp.select("1")
+        .from_(aliased("admissible_entries", "d"))
+        .where(exp.and_(same_profile, before, *([rule] if rule else [])))
+    )
+    return exp.not_(exp.Exists(this=earlier))
 
 
 def _seconds(entry: EntryPlan) -> exp.Expression:
     assert entry.frequency_per is not None
     return exp.Interval(this=lit(int(entry.frequency_per.total_seconds())), unit=exp.var("SECOND"))
+
+
+def _earlier_ends() -> exp.Select:
+    """The entries made before this tick, with when they ended: before it (`ended_entries`) or within it
+    (`path_ends`); NULL while open. Joined here once, so that admission's test of them is one correlated
+    subquery deep (Spark resolves no reference to a query two levels out)."""
+    ended_at = earliest([col("ended_at", "x"), col("ended_at", "y")])
+    query = exp.select(col("profile_id", "s"), col("entry_at", "s"), exp.alias_(ended_at, "ended_at")).from_(
+        aliased("earlier_entries", "s")
+    )
+    for source, alias in (("ended_entries", "x"), ("path_ends", "y")):
+        same = eq(col("entry_id", alias), col("entry_id", "s"))
+        query = query.join(aliased(source, alias), join_type="left", on=same)
+    return query
 
 
 def _admissible(entry: EntryPlan) -> exp.Select:
@@ -153,23 +181,19 @@ def _admissible(entry: EntryPlan) -> exp.Select:
         .join(aliased("path_ends", "e"), join_type="left", on=eq(col("entry_id", "e"), col("entry_id", "c")))
     )
     if not entry.reentry:
-        # an earlier entry is inside at the candidate's time unless it ended by then: before this tick
-        # (`ended_entries`) or within it (`path_ends`)
-        ended_by_then = [
-            exp.select("1")
-            .from_(aliased(source, "x"))
-            .where(
-                exp.and_(
-                    eq(col("entry_id", "x"), col("entry_id", "s")),
-                    exp.LTE(this=col("ended_at", "x"), expression=candidate_at.copy()),
-                )
-            )
-            for source in ("ended_entries", "path_ends")
-        ]
+        # an earlier entry is inside at the candidate's time unless it ended by then (`earlier_ends`)
         inside = (
             exp.select("1")
-            .from_(aliased("earlier_entries", "s"))
-            .where(exp.and_(earlier.copy(), *(exp.not_(exp.Exists(this=q)) for q in ended_by_then)))
+            .from_(aliased("earlier_ends", "s"))
+            .where(
+                exp.and_(
+                    earlier.copy(),
+                    exp.or_(
+                        is_null(col("ended_at", "s")),
+                        exp.GT(this=col("ended_at", "s"), expression=candidate_at.copy()),
+                    ),
+                )
+            )
         )
         query = query.where(exp.not_(exp.Exists(this=inside)))
     if entry.frequency_max is None:
