@@ -8,11 +8,12 @@ Ticks only move forward: state is an append-only history.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-import duckdb
+from sqlglot import exp
 
 from journey_compiler.errors import TickError
 from journey_compiler.plan.deployed import compiled_versions, record_deployment
@@ -23,6 +24,7 @@ from journey_compiler.runtime.migrate import migrate_open_paths
 from journey_compiler.runtime.publish import publish_outputs
 from journey_compiler.runtime.schedules import record_occurrences
 from journey_compiler.runtime.workspace import BuiltProject, Workspace
+from journey_compiler.warehouse.connection import Warehouse, statement
 from journey_compiler.warehouse.duckdb_warehouse import as_warehouse
 from journey_compiler.warehouse.tables import (
     APPLIED_TICKS,
@@ -39,26 +41,29 @@ from journey_compiler.warehouse.tables import (
 TICK_TAG = "tick"
 """dbt tag of the models every tick must run (events staging and the journey histories)."""
 
-_TICK_ROW = "select watermark, max(finished_at) from journeys.tick_log where tick_at = ? group by watermark"
-_NEWEST_LOAD = "select max(loaded_at) from {events}"
-_REGISTER = "insert into journeys.tick_log values (?, ?, ?, null)"
-_PREVIOUS_TICK = f"select max(tick_at) from {APPLIED_TICKS} applied where tick_at < ?"
-_FINISH = """
+_TICK_ROW = statement(
+    "select watermark, max(finished_at) from journeys.tick_log where tick_at = ? group by watermark"
+)
+_REGISTER = statement("insert into journeys.tick_log values (?, ?, ?, null)")
+_PREVIOUS_TICK = statement(f"select max(tick_at) from {APPLIED_TICKS} applied where tick_at < ?")
+_LAST_APPLIED_TICK = statement(LAST_APPLIED_TICK)
+_DEPLOYED = statement(DEPLOYED)
+_FINISH = statement("""
 insert into journeys.tick_log
 select tick_at, watermark, min(started_at), $now from journeys.tick_log
 where tick_at = $tick
 group by tick_at, watermark
 having max(finished_at) is null
-"""
+""")
 """The tick log's `finished` row: once, however the tick was started (a warehouse from before the log was
 append-only has one row per tick, updated)."""
-_PUBLISH_TAGS = """
+_PUBLISH_TAGS = statement("""
 insert into journeys.published_tags
 select profile_id, tag, logical_at, removed, journey_id, tick_at, entry_id, hop, path_id
 from journeys_internal.int_journey_records
 where record = 'tag' and tick_at = $tick
     and not exists (select 1 from journeys.published_tags where tick_at = $tick)
-"""
+""")
 
 
 @dataclass(frozen=True)
@@ -115,9 +120,10 @@ def events_behind(
         return None
     events = built.project.warehouse.sources.events
     with connect(workspace.warehouse, read_only=True) as con:
-        if events not in {name for (name,) in con.execute(_TABLES).fetchall()}:
+        warehouse = as_warehouse(con)
+        if _missing(warehouse, [events]):
             return None
-        (newest,) = con.execute(_NEWEST_LOAD.format(events=_quoted(events))).fetchone() or (None,)
+        newest = _newest_load(warehouse, events)
     if newest is None or as_naive_utc(now) - as_naive_utc(newest) <= STALE_AFTER:
         return None
     return as_naive_utc(newest), as_naive_utc(now) - as_naive_utc(newest)
@@ -132,11 +138,12 @@ def begin_tick(
     whose queued run was overtaken by a later one)."""
     at = as_naive_utc(at)
     with connect(workspace.warehouse) as con:
-        create_tables(con, control_tables() | {DEPLOYMENT_TABLE: DEPLOYMENT})
-        row = con.execute(_TICK_ROW, [at]).fetchone()
+        warehouse = as_warehouse(con)
+        create_tables(warehouse, control_tables() | {DEPLOYMENT_TABLE: DEPLOYMENT})
+        row = warehouse.execute(_TICK_ROW, [at]).fetchone()
         if row is not None and row[1] is not None:
             return TickPlan(at, row[0], already_applied=True, deploy=False)
-        (last,) = con.execute(LAST_APPLIED_TICK).fetchone() or (None,)
+        (last,) = warehouse.execute(_LAST_APPLIED_TICK).fetchone() or (None,)
         if last is not None and at < last:
             if if_behind == "skip":
                 return TickPlan(at, None, already_applied=False, deploy=False, superseded=True)
@@ -144,29 +151,28 @@ def begin_tick(
                 f"tick at {at} is before the last applied tick {last}: ticks only move forward "
                 "(state is an append-only history)"
             )
-        missing = _missing_raw_tables(con, built)
+        missing = _missing(warehouse, raw_tables(built.project.warehouse))
         if missing:
             raise TickError(
                 f"{workspace.warehouse}: raw table(s) {', '.join(missing)} not found; run "
                 "`journeys init` to create empty ones, or point --warehouse at your warehouse"
             )
         if row is None:
-            events = built.project.warehouse.sources.events
-            (newest,) = con.execute(_NEWEST_LOAD.format(events=_quoted(events))).fetchone() or (None,)
+            newest = _newest_load(warehouse, built.project.warehouse.sources.events)
             watermark = min(at, as_naive_utc(newest)) if newest is not None else at
-            con.execute(_REGISTER, [at, watermark, _now()])
+            warehouse.execute(_REGISTER, [at, watermark, _now()])
         else:
             watermark = row[0]
-        (previous,) = con.execute(_PREVIOUS_TICK, [at]).fetchone() or (None,)
-        as_warehouse(con).replace_rows(TICK_CONTEXT_TABLE, [(at, watermark, previous)])
+        (previous,) = warehouse.execute(_PREVIOUS_TICK, [at]).fetchone() or (None,)
+        warehouse.replace_rows(TICK_CONTEXT_TABLE, [(at, watermark, previous)])
         scheduled = [
             built.project.journeys[j]
             for j in built.compiled.journeys
             if built.project.journeys[j].entry.schedule_recurring is not None
         ]
-        record_occurrences(con, scheduled, at)
+        record_occurrences(warehouse, scheduled, at)
         migrate_open_paths(con, built.compiled.journeys)
-        deployed = con.execute(DEPLOYED).fetchone()
+        deployed = warehouse.execute(_DEPLOYED).fetchone()
     return TickPlan(
         at, watermark, already_applied=False, deploy=deployed is None or deployed[0] != built.digest
     )
@@ -176,11 +182,12 @@ def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> No
     """Mark the tick applied (after every model of it ran), publish its journey tags for the next tick's
     segments, and remember which models the views came from and which journey versions ran (for plan)."""
     with connect(workspace.warehouse) as con:
+        warehouse = as_warehouse(con)
         if plan.deploy:
-            as_warehouse(con).replace_rows(DEPLOYMENT_TABLE, [(built.digest, _now())])
+            warehouse.replace_rows(DEPLOYMENT_TABLE, [(built.digest, _now())])
         record_deployment(con, compiled_versions(built.project, built.compiled), plan.tick_at)
-        con.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
-        con.execute(_FINISH, {"now": _now(), "tick": plan.tick_at})
+        warehouse.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
+        warehouse.execute(_FINISH, {"now": _now(), "tick": plan.tick_at})
         publish_outputs(con, workspace.warehouse, as_of=plan.tick_at)
 
 
@@ -195,12 +202,19 @@ def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPla
     return plan
 
 
-_TABLES = "select table_schema || '.' || table_name from information_schema.tables"
+def _missing(warehouse: Warehouse, qualified: Iterable[str]) -> list[str]:
+    """Which of these `schema.table` names the warehouse does not have."""
+    return sorted(
+        name
+        for name in qualified
+        if exp.to_table(name).name.lower() not in warehouse.tables(exp.to_table(name).db)
+    )
 
 
-def _missing_raw_tables(con: duckdb.DuckDBPyConnection, built: BuiltProject) -> list[str]:
-    present = {name for (name,) in con.execute(_TABLES).fetchall()}
-    return sorted(set(raw_tables(built.project.warehouse)) - present)
+def _newest_load(warehouse: Warehouse, events: str) -> datetime | None:
+    newest = exp.select(exp.func("MAX", exp.column("loaded_at"))).from_(exp.to_table(events))
+    (value,) = warehouse.execute(newest).fetchone() or (None,)
+    return value
 
 
 def tick_times(start: datetime, until: datetime | None, every: timedelta | None) -> list[datetime]:
@@ -216,9 +230,3 @@ def tick_times(start: datetime, until: datetime | None, every: timedelta | None)
         times.append(start)
         start += every
     return times
-
-
-def _quoted(qualified: str) -> str:
-    from sqlglot import exp
-
-    return exp.to_table(qualified).sql("duckdb")
