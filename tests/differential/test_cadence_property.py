@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 from diff_harness import SqlEngine, check_batch
-from diff_profiles import ACTIVE
+from diff_profiles import ACTIVE, CADENCE_BATCHES
 from diff_report import cadence_view, describe_rows, diff
 from diff_strategies import CADENCE_SHAPE, Batch, Case, batches
-from hypothesis import given
+from hypothesis import given, settings
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +25,7 @@ def check_cadences(case: Case, engine: SqlEngine) -> None:
     )
 
 
+@settings(max_examples=CADENCE_BATCHES)
 @given(batch=batches(CADENCE_SHAPE, count=2, parts=ACTIVE.parts, worlds=ACTIVE.worlds))
 def test_cadence_property(batch: Batch, sql_engine, record_property):
     check_batch(batch, check_cadences, sql_engine, record_property)
