@@ -203,12 +203,10 @@ def run_tick(workspace: Workspace, built: BuiltProject, at: datetime) -> TickPla
 
 
 def _missing(warehouse: Warehouse, qualified: Iterable[str]) -> list[str]:
-    """Which of these `schema.table` names the warehouse does not have."""
-    return sorted(
-        name
-        for name in qualified
-        if exp.to_table(name).name.lower() not in warehouse.tables(exp.to_table(name).db)
-    )
+    """Which of these `schema.table` names the warehouse does not have (one catalog read per schema)."""
+    tables = {name: exp.to_table(name) for name in qualified}
+    present = {schema: warehouse.tables(schema) for schema in {t.db for t in tables.values()}}
+    return sorted(name for name, table in tables.items() if table.name.lower() not in present[table.db])
 
 
 def _newest_load(warehouse: Warehouse, events: str) -> datetime | None:
