@@ -23,6 +23,11 @@ HEADER = """id: %s
 timezone: UTC
 active: {from: "2026-01-01T00:00:00Z", until: "2027-01-01T00:00:00Z"}
 """
+ENDED_HEADER = """id: %s
+timezone: UTC
+active: {from: "2026-01-01T00:00:00Z", until: "2026-03-03T10:00:00Z"}
+"""
+"""Journeys whose active window ends an hour after T: what comes later moves nothing in them."""
 
 
 def on_signup(channel: str) -> str:
@@ -195,7 +200,33 @@ nodes:
     add_tag: vb_m
 """,
 }
-JOURNEYS = {journey_id: HEADER % journey_id + body for journey_id, body in BODIES.items()}
+ENDED_BODIES = {
+    "ended_outcome": on_signup("n")
+    + """nodes:
+  hello_n:
+    send: {channel: sms, template: recall_sms}
+    on_sent: thanks_n
+  thanks_n:
+    add_tag: thanked_n
+""",
+    "ended_status": on_signup("o")
+    + """nodes:
+  hello_o:
+    send: {channel: sms, template: recall_sms}
+    next: check_o
+  check_o:
+    message_status: {of: hello_o, is: [sent], within: 1d}
+    then: told_o
+    else: untold_o
+  told_o:
+    add_tag: told_o
+  untold_o:
+    add_tag: untold_o
+""",
+}
+JOURNEYS = {journey_id: HEADER % journey_id + body for journey_id, body in BODIES.items()} | {
+    journey_id: ENDED_HEADER % journey_id + body for journey_id, body in ENDED_BODIES.items()
+}
 
 PROFILES = {
     # profile: timezone
@@ -219,6 +250,8 @@ PROFILES = {
     "k_tie": "UTC",
     "l_twice": "UTC",
     "m_gone": "UTC",
+    "n_late": "UTC",
+    "o_late": "UTC",
 }
 SIGNUPS = {
     "a_soon": T,
@@ -239,6 +272,8 @@ SIGNUPS = {
     "k_tie": T,
     "l_twice": T + D,  # after the second tick: the third (the last) sees the race's whole test phase
     "m_gone": T,
+    "n_late": T,
+    "o_late": T,
 }
 EVENTS = [
     # (event id, profile, name, time, properties)
@@ -264,6 +299,8 @@ OUTCOMES = {
     ("partial_outcomes", "h_failed", "hello_h"): [("failed", T + 6 * M)],
     ("expiry", "x_expired", "hello_x"): [("deferred", T + 5 * M), ("expired", T + 10 * M)],
     ("status_tie", "k_tie", "hello_k"): [("read", T + 5 * M), ("sent", T + 5 * M), ("delivered", T + 5 * M)],
+    ("ended_outcome", "n_late", "hello_n"): [("sent", T + 2 * H)],  # after the journey's end (T + 1h)
+    ("ended_status", "o_late", "hello_o"): [("sent", T + 2 * H)],
 }
 
 # ---------------------------------------------------------------- the decided behaviour
@@ -309,6 +346,9 @@ admitted arrivals, and a refused one hides none of them."""
 EXIT_AT_A_RACE = [("race_m", None, None, "exit_when", T, None)]
 """(from, to, branch, reason, logical time, A/B group) after the entry: a path that exits as it reaches an
 A/B node gets no variant (the exit wins the tie; the node does no work)."""
+AFTER_THE_END = {"n_late": ("hello_n", "active"), "o_late": ("check_o", "active")}
+"""Where a path rests when its message's outcome comes after the journey ended: where it was (an outcome
+or a status after the end moves nothing, and the next node's message is never created)."""
 
 
 def path_from(paths: dict[str, list[tuple]], start: str) -> list[tuple]:
@@ -455,3 +495,12 @@ def test_a_path_that_exits_as_it_reaches_a_race_takes_no_variant(sc):
         for t in sc.transitions("m_gone")
     ]
     assert moves[1:] == EXIT_AT_A_RACE
+
+
+def test_an_outcome_after_the_journey_ended_moves_nothing(sc):
+    """docs/semantics.md, "Nothing moves after the journey's end"; found by the deep differential run (the
+    SQL took a send's outcome, and a message_status, up to the tick, not up to the journey's end)."""
+    for pid, rests in AFTER_THE_END.items():
+        (state,) = sc.state(pid)
+        assert (state["node_id"], state["status"]) == rests, pid
+        assert [m["node_id"] for m in sc.sends(pid)] == [f"hello_{pid[0]}"], pid

@@ -97,6 +97,12 @@ def test_a_path_that_exits_as_it_reaches_a_race_takes_no_variant(ref):
     assert moves[1:] == R["EXIT_AT_A_RACE"]
 
 
+def test_an_outcome_after_the_journey_ended_moves_nothing(ref):
+    for pid, rests in R["AFTER_THE_END"].items():
+        assert ref.where(pid) == rests, pid
+        assert [m.node_id for m in ref.sends(pid)] == [f"hello_{pid[0]}"], pid
+
+
 EXIT_AT_A_SEND = """
 id: exit_at_send
 timezone: UTC

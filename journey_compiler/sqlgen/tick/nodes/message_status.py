@@ -70,7 +70,7 @@ def answer(tick: TickSql, step: Step) -> Answer:
                 exp.In(this=col("status", "me"), expressions=wanted),
                 exp.LTE(
                     this=col("status_at", "me"),
-                    expression=exp.func("LEAST", closes.copy(), tick_col("tick_at")),
+                    expression=exp.func("LEAST", closes.copy(), tick_col("horizon")),
                 ),
             )
         )

@@ -264,7 +264,7 @@ def _outcome(tick: TickSql, step: Step, messages: str, outcomes: set[str]) -> ex
         .where(
             exp.and_(
                 exp.In(this=col("status"), expressions=[lit(v) for v in FINAL_STATUSES]),
-                exp.LTE(this=col("status_at"), expression=tick_col("tick_at")),
+                exp.LTE(this=col("status_at"), expression=tick_col("horizon")),
             )
         )
         .group_by("message_id")
