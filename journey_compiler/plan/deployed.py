@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
-
 from journey_compiler.config.project import Project
 from journey_compiler.ir import lower
 from journey_compiler.render import CompiledProject, model_name
+from journey_compiler.warehouse.connection import Warehouse, statement, values_insert
 from journey_compiler.warehouse.tables import CONTROL_SCHEMA
 
 VERSIONS = f"{CONTROL_SCHEMA}.journey_versions"
@@ -28,23 +27,19 @@ TEMPLATE = "template"
 VERSION_SEPARATOR = "."
 DEPLOYMENTS = f"{CONTROL_SCHEMA}.journey_deployments"
 
-_LAST_SET = f"""
+_LAST_SET = statement(f"""
 select d.tick_at, d.journey_id, d.version, v.config, v.model_sql, v.templates
 from {DEPLOYMENTS} d
-left join {VERSIONS} v using (journey_id, version)
+left join {VERSIONS} v on v.journey_id = d.journey_id and v.version = d.version
 where d.tick_at = (select max(tick_at) from {DEPLOYMENTS})
 order by d.journey_id
-"""
-_KNOWN = f"select journey_id, version from {VERSIONS}"
-_ADD_VERSION = f"""
-insert into {VERSIONS} (journey_id, version, config, model_sql, templates, tick_at) values (?, ?, ?, ?, ?, ?)
-"""
-_ADD_DEPLOYMENT = f"insert into {DEPLOYMENTS} select ?, unnest(?::varchar[]), unnest(?::varchar[])"
-_TABLE = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
-_IN_FLIGHT = f"""
-select journey_id, node_id, count(*) from {CONTROL_SCHEMA}.journey_state
-where status = 'active' group by all
-"""
+""")
+_KNOWN = statement(f"select journey_id, version from {VERSIONS}")
+_STATE = "journey_state"
+_IN_FLIGHT = statement(f"""
+select journey_id, node_id, count(*) from {CONTROL_SCHEMA}.{_STATE}
+where status = 'active' group by journey_id, node_id
+""")
 
 
 @dataclass(frozen=True)
@@ -112,31 +107,39 @@ def config_leaves(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def record_deployment(
-    con: duckdb.DuckDBPyConnection, journeys: dict[str, JourneyVersion], tick_at: datetime
-) -> bool:
+def record_deployment(warehouse: Warehouse, journeys: dict[str, JourneyVersion], tick_at: datetime) -> bool:
     """Record what tick `tick_at` runs when it differs from the last recorded set; whether it did."""
-    last = last_deployed(con)
+    last = last_deployed(warehouse)
     ran = {j.journey_id: j.recorded_version for j in last.journeys.values()} if last else {}
     if ran == {j.journey_id: j.recorded_version for j in journeys.values()}:
         return False
-    known = set(con.execute(_KNOWN).fetchall())
-    for journey in journeys.values():
-        if (journey.journey_id, journey.recorded_version) not in known:
-            config, templates = (json.dumps(v, sort_keys=True) for v in (journey.config, journey.templates))
-            row = [journey.journey_id, journey.recorded_version, config, journey.model_sql, templates]
-            con.execute(_ADD_VERSION, [*row, tick_at])
-    ordered = sorted(journeys.values(), key=lambda j: j.journey_id)
-    versions = [j.recorded_version for j in ordered]
-    con.execute(_ADD_DEPLOYMENT, [tick_at, [j.journey_id for j in ordered], versions])
+    known = set(warehouse.execute(_KNOWN).fetchall())
+    added = [  # in the table's column order (tables.JOURNEY_VERSIONS)
+        (j.journey_id, j.recorded_version, _json(j.config), j.model_sql, tick_at, _json(j.templates))
+        for j in journeys.values()
+        if (j.journey_id, j.recorded_version) not in known
+    ]
+    if added:
+        warehouse.execute(values_insert(VERSIONS, added), sum(added, ()))
+    deployed = [(tick_at, j.journey_id, j.recorded_version) for j in sorted(journeys.values(), key=_by_id)]
+    if deployed:
+        warehouse.execute(values_insert(DEPLOYMENTS, deployed), sum(deployed, ()))
     return True
 
 
-def last_deployed(con: duckdb.DuckDBPyConnection) -> Deployed | None:
+def _json(value: dict[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+def _by_id(journey: JourneyVersion) -> str:
+    return journey.journey_id
+
+
+def last_deployed(warehouse: Warehouse) -> Deployed | None:
     """What the latest recorded set is, or None when no tick recorded one (a warehouse that never ran)."""
-    if con.execute(_TABLE, [CONTROL_SCHEMA, DEPLOYMENTS.split(".")[1]]).fetchone() is None:
+    if DEPLOYMENTS.split(".")[1] not in warehouse.tables(CONTROL_SCHEMA):
         return None
-    rows = con.execute(_LAST_SET).fetchall()
+    rows = warehouse.execute(_LAST_SET).fetchall()
     if not rows:
         return None
     journeys = {
@@ -152,8 +155,8 @@ def last_deployed(con: duckdb.DuckDBPyConnection) -> Deployed | None:
     return Deployed(rows[0][0], journeys)
 
 
-def in_flight(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], int]:
+def in_flight(warehouse: Warehouse) -> dict[tuple[str, str], int]:
     """(journey, node) -> profiles whose entry is still active there, from `journey_state`."""
-    if con.execute(_TABLE, [CONTROL_SCHEMA, "journey_state"]).fetchone() is None:
+    if _STATE not in warehouse.tables(CONTROL_SCHEMA):
         return {}
-    return {(journey, node): count for journey, node, count in con.execute(_IN_FLIGHT).fetchall()}
+    return {(journey, node): count for journey, node, count in warehouse.execute(_IN_FLIGHT).fetchall()}

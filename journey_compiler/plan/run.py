@@ -13,11 +13,11 @@ from journey_compiler.config.project import load_project
 from journey_compiler.plan.compare import Plan, compare
 from journey_compiler.plan.deployed import compiled_versions, in_flight, last_deployed
 from journey_compiler.render import compile_project
-from journey_compiler.runtime.lock import connect
+from journey_compiler.runtime.lock import open_warehouse
+from journey_compiler.warehouse.connection import statement
 from journey_compiler.warehouse.tables import APPLIED_TICKS, TICK_LOG_TABLE
 
-_TICK_LOG = "select 1 from information_schema.tables where table_schema = ? and table_name = ?"
-_TICKS = f"select count(*) from {APPLIED_TICKS} applied"
+_TICKS = statement(f"select count(*) from {APPLIED_TICKS} applied")
 
 
 def plan_changes(journeys_dir: Path, warehouse: Path) -> Plan:
@@ -27,11 +27,11 @@ def plan_changes(journeys_dir: Path, warehouse: Path) -> Plan:
     directory = compiled_versions(project, compiled)
     if not warehouse.exists():
         return compare(directory, None, {}, compiled.skipped)
-    with connect(warehouse, read_only=True) as con:
-        deployed = last_deployed(con)
-        profiles = in_flight(con) if deployed else {}
-        ticked = con.execute(_TICK_LOG, TICK_LOG_TABLE.split(".")).fetchone() is not None
-        ticked = ticked and bool(con.execute(_TICKS).fetchone()[0])  # type: ignore[index]
+    with open_warehouse(warehouse, read_only=True) as opened:
+        deployed = last_deployed(opened)
+        profiles = in_flight(opened) if deployed else {}
+        schema, log = TICK_LOG_TABLE.split(".")
+        ticked = log in opened.tables(schema) and bool((opened.execute(_TICKS).fetchone() or (0,))[0])
     plan = compare(directory, deployed, profiles, compiled.skipped)
     if deployed is None and ticked:
         note = (

@@ -185,7 +185,7 @@ def finish_tick(workspace: Workspace, built: BuiltProject, plan: TickPlan) -> No
         warehouse = as_warehouse(con)
         if plan.deploy:
             warehouse.replace_rows(DEPLOYMENT_TABLE, [(built.digest, _now())])
-        record_deployment(con, compiled_versions(built.project, built.compiled), plan.tick_at)
+        record_deployment(warehouse, compiled_versions(built.project, built.compiled), plan.tick_at)
         warehouse.execute(_PUBLISH_TAGS, {"tick": plan.tick_at})
         warehouse.execute(_FINISH, {"now": _now(), "tick": plan.tick_at})
         publish_outputs(con, workspace.warehouse, as_of=plan.tick_at)
