@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 
 from sqlglot import exp
 
+from journey_compiler.warehouse.dialect import JSON_DOCUMENT
+
 
 def lit(value: str | int | float | bool | None) -> exp.Expression:
     if value is None:
@@ -70,3 +72,8 @@ def earliest(values: Sequence[exp.Expression]) -> exp.Expression:
 def json_object(pairs: dict[str, exp.Expression]) -> exp.Expression:
     """A JSON object with these keys, in order (message payloads)."""
     return exp.JSONObject(expressions=[exp.JSONKeyValue(this=lit(k), expression=v) for k, v in pairs.items()])
+
+
+def json_document(value: exp.Expression) -> exp.Expression:
+    """A JSON document column as a value of `json_object`: nested, on every engine (warehouse/dialect.py)."""
+    return exp.Anonymous(this=JSON_DOCUMENT, expressions=[value])

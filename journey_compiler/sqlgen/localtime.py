@@ -55,8 +55,13 @@ def next_clock(local: exp.Expression, clock: time) -> exp.Expression:
 
 
 def plus_days(local: exp.Expression, days: exp.Expression | int) -> exp.Expression:
-    amount = exp.Literal.number(days) if isinstance(days, int) else days
-    return exp.Add(this=local, expression=exp.Interval(this=amount, unit=exp.var("DAY")))
+    """`local` + `days` days; a computed number of days as `INTERVAL 1 DAY * (n)`, since Spark takes only a
+    literal inside INTERVAL."""
+    if isinstance(days, int):
+        amount = exp.Literal.number(days)
+        return exp.Add(this=local, expression=exp.Interval(this=amount, unit=exp.var("DAY")))
+    one_day = exp.Interval(this=exp.Literal.number(1), unit=exp.var("DAY"))
+    return exp.Add(this=local, expression=exp.Mul(this=one_day, expression=exp.paren(days)))
 
 
 def next_weekday(local: exp.Expression, isodow: int, clock: time) -> exp.Expression:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -13,8 +14,9 @@ from sqlglot import exp
 from journey_compiler.config.project import load_project
 from journey_compiler.ir import lower
 from journey_compiler.runtime.schedules import record_occurrences
-from journey_compiler.sqlgen.ast import ts
+from journey_compiler.sqlgen.ast import json_document, json_object, lit, ts
 from journey_compiler.sqlgen.ids import bucket
+from journey_compiler.sqlgen.localtime import plus_days
 from journey_compiler.sqlgen.tick import admission
 from journey_compiler.sqlgen.tick.builder import TickSql
 from journey_compiler.warehouse.connection import statement
@@ -71,6 +73,47 @@ def test_buckets_equal_on_both_engines(spark: SparkWarehouse, duck: DuckDBWareho
     on_spark = spark.execute(query).fetchall()
     assert on_spark == on_duckdb
     assert len({s for _, s in on_duckdb}) > 400  # spread over the buckets, not one constant
+
+
+def test_weekdays_day_sums_and_payloads_equal_on_both_engines(
+    spark: SparkWarehouse, duck: DuckDBWarehouse
+) -> None:
+    """The forms a journey model uses that sqlglot does not carry to Spark as DuckDB means them: the ISO
+    weekday (sqlglot's Spark form is a day off), a computed number of days (Spark takes only a literal in
+    INTERVAL) and a message payload nesting JSON documents (Spark has no JSON_OBJECT)."""
+    days = [datetime(2026, 3, 2) + timedelta(days=i, hours=9) for i in range(7)]  # Monday to Sunday
+    rows = exp.values(
+        [(ts(d), exp.cast(lit('{"sku": "b", "value": 60.5, "gone": null}'), "JSON")) for d in days],
+        alias="t",
+        columns=["at", "doc"],
+    )
+    weekday = exp.DayOfWeekIso(this=exp.column("at"))
+    payload = json_object(
+        {
+            "event": json_object({"at": exp.column("at"), "properties": json_document(exp.column("doc"))}),
+            "none": exp.null(),
+            "journey": json_object({"id": exp.Literal.string("j")}),
+        }
+    )
+    query = (
+        exp.select(
+            exp.alias_(weekday, "weekday"),
+            exp.alias_(plus_days(exp.column("at"), exp.Mod(this=weekday.copy(), expression=lit(3))), "later"),
+            exp.alias_(payload, "payload"),
+        )
+        .from_(rows)
+        .order_by("at")
+    )
+    on_duckdb = duck.execute(query).fetchall()
+    assert [w for w, _, _ in on_duckdb] == [1, 2, 3, 4, 5, 6, 7]
+    assert on_duckdb[0][1:] == (
+        datetime(2026, 3, 3, 9),
+        '{"event":{"at":"2026-03-02 09:00:00","properties":{"sku":"b","value":60.5,"gone":null}},'
+        '"none":null,"journey":{"id":"j"}}',
+    )
+    # the same document; Spark's PARSE_JSON orders a document's keys, so the text is compared parsed
+    parsed = lambda rows: [(w, later, json.loads(payload)) for w, later, payload in rows]  # noqa: E731
+    assert parsed(spark.execute(query).fetchall()) == parsed(on_duckdb)
 
 
 RANKED_STEP = """

@@ -12,7 +12,18 @@ from sqlglot import exp
 from journey_compiler.config import journey as cfg
 from journey_compiler.config.rules import Rule
 from journey_compiler.ir import Step
-from journey_compiler.sqlgen.ast import aliased, col, eq, is_null, json_object, lit, not_null, ts, union_all
+from journey_compiler.sqlgen.ast import (
+    aliased,
+    col,
+    eq,
+    is_null,
+    json_document,
+    json_object,
+    lit,
+    not_null,
+    ts,
+    union_all,
+)
 from journey_compiler.sqlgen.calendar import closed_day, first_trading_day
 from journey_compiler.sqlgen.holdout import held_out
 from journey_compiler.sqlgen.ids import stable_id
@@ -23,6 +34,9 @@ from journey_compiler.sqlgen.tick.builder import TickSql, known_events, tick_col
 from journey_compiler.sqlgen.tick.paths import PATH_COLUMNS, Answer, instant
 
 PROFILE_COLUMNS = ("profile_id", "email", "phone", "timezone", "attributes")
+EVENT_COLUMNS = ("event_id", "event_name", "event_time", "properties")
+DOCUMENTS = ("attributes", "properties")
+"""The payload's columns that hold JSON documents (nested in it, not quoted)."""
 FINAL_STATUSES = ("sent", "failed", "suppressed", "expired")
 READ_AS = {"expired": "failed"}
 """A message that expired unsent failed (docs/semantics.md, "An expired message failed")."""
@@ -228,16 +242,18 @@ def _trigger_rows(tick: TickSql) -> None:
 def _payload(tick: TickSql) -> exp.Expression:
     """What templates render: the profile, the recipient, the triggering event and the journey."""
 
+    def columns(names: tuple[str, ...], table: str) -> exp.Expression:
+        values = {c: col(c, table) for c in names}
+        return json_object({c: json_document(v) if c in DOCUMENTS else v for c, v in values.items()})
+
     event = exp.Case(
         ifs=[exp.If(this=is_null(col("event_id", "ev")), true=exp.null())],
-        default=json_object(
-            {c: col(c, "ev") for c in ("event_id", "event_name", "event_time", "properties")}
-        ),
+        default=columns(EVENT_COLUMNS, "ev"),
     )
     return json_object(
         {
-            "profile": json_object({c: col(c, "p") for c in PROFILE_COLUMNS}),
-            "recipient": json_object({c: col(c, "rp") for c in PROFILE_COLUMNS}),
+            "profile": columns(PROFILE_COLUMNS, "p"),
+            "recipient": columns(PROFILE_COLUMNS, "rp"),
             "event": event,
             "journey": json_object({"id": lit(tick.plan.id), "name": lit(tick.plan.name)}),
         }
